@@ -1,0 +1,77 @@
+# tempscale — everything a fresh machine needs goes through these targets.
+#   make demo   install what is missing, build, fetch the real model, run the main job
+#   make test   install what is missing, fetch what the tests need, run every test
+#   make bench  measurements, printed as ratios against peers measured in the same run
+
+SHELL := /bin/bash
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+# One BLAS thread unless asked: two layers of threads oversubscribe 2 cores.
+export OPENBLAS_NUM_THREADS ?= 1
+
+APT_PACKAGES := libopenblas-dev libjson-c-dev zlib1g-dev pkg-config
+VENV := .venv
+PY := $(VENV)/bin/python
+CACHE := .cache
+MINILM := $(CACHE)/models/all-MiniLM-L6-v2
+BIN := .build/release/tempscale
+OUT := out
+
+.PHONY: all deps venv model build test demo bench fixtures clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# The reference stack (pinned in golden/requirements.txt); torch comes from the local CPU wheel.
+$(VENV)/.stamp: golden/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu"
+	$(PY) -m pip install -q --disable-pip-version-check -r golden/requirements.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+model: $(MINILM)/.complete
+
+$(MINILM)/.complete:
+	scripts/fetch-minilm.sh >/dev/null
+
+build: deps
+	swift build -c release --product tempscale
+
+# Test inputs made by the reference stack at test time from the real weights (git-ignored).
+$(CACHE)/real/minilm-expected.json $(CACHE)/real/minilm-bin/pytorch_model.bin: $(MINILM)/.complete $(VENV)/.stamp scripts/real_model_expectations.py
+	$(PY) scripts/real_model_expectations.py $(MINILM) $(CACHE)/real
+
+test: deps venv model $(CACHE)/real/minilm-expected.json
+	swift build -c release --product tempscale
+	swift test -c release -Xswiftc -enable-testing 2>&1 | tee $(CACHE)/test.log; exit $${PIPESTATUS[0]}
+
+demo: deps build model
+	@mkdir -p $(OUT)
+	@echo "== tempscale inspect $(MINILM)"
+	@$(BIN) inspect $(MINILM)
+	@echo; echo "== tempscale convert (f32, f16)"
+	@$(BIN) convert $(MINILM) -o $(OUT)/minilm-f32.tsm --force
+	@$(BIN) convert $(MINILM) -o $(OUT)/minilm-f16.tsm --dtype f16 --force
+	@echo; echo "== tempscale inspect $(OUT)/minilm-f32.tsm"
+	@$(BIN) inspect $(OUT)/minilm-f32.tsm
+	@echo; echo "== tempscale inspect $(OUT)/minilm-f16.tsm"
+	@$(BIN) inspect $(OUT)/minilm-f16.tsm
+
+bench: deps build model
+	scripts/bench.sh $(BIN) $(MINILM)
+
+# Regenerate the committed tiny fixtures (deterministic).
+fixtures: venv
+	$(PY) Tests/Fixtures/make_fixtures.py
+
+clean:
+	rm -rf .build $(OUT)
