@@ -1,0 +1,17 @@
+#ifndef TEMPSCALE_CKERNELS_H
+#define TEMPSCALE_CKERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// IEEE half -> float for n values (F16C when the CPU has it, exact scalar code otherwise).
+void ts_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+/// float -> IEEE half, round to nearest even (F16C when available).
+void ts_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+/// bfloat16 -> float (exact: a shift).
+void ts_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+/// float -> bfloat16, round to nearest even; NaN stays NaN.
+void ts_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+/// 1 when the F16C path is used.
+int ts_has_f16c(void);
+
+#endif
