@@ -59,15 +59,14 @@ public enum TorchCheckpoint {
         guard zip.entry(top + "/data.pkl") != nil else { throw Error.notACheckpoint("no \(top)/data.pkl") }
         var bigEndian = false
         if zip.entry(top + "/byteorder") != nil {
-            let b = try zip.contents(of: top + "/byteorder").bytes
-            let s = String(decoding: b, as: UTF8.self)
+            let s = try zip.withContents(of: top + "/byteorder") { String(decoding: $0, as: UTF8.self) }
             switch s {
             case "little": bigEndian = false
             case "big": bigEndian = true
             default: throw Error.badByteOrder(String(s.prefix(16)))
             }
         }
-        let root = try Pickle.load(try zip.contents(of: top + "/data.pkl").bytes)
+        let root = try zip.withContents(of: top + "/data.pkl") { try Pickle.load($0) }
         let refs = try stateDict(root)
 
         var records: [String: (UnsafeRawBufferPointer, AnyObject)] = [:]

@@ -75,7 +75,14 @@ public final class ZipArchive: @unchecked Sendable {
 
     public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
 
-    /// The entry's bytes: in place for stored entries (CRC checked on first use), inflated for deflated ones.
+    /// Runs `body` over the entry's bytes, which stay valid for the duration of the call.
+    public func withContents<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let (bytes, owner) = try contents(of: name)
+        return try withExtendedLifetime(owner) { try body(bytes) }
+    }
+
+    /// The entry's bytes and the object that keeps them alive (hold both): in place for stored
+    /// entries (CRC checked on first use), inflated for deflated ones.
     public func contents(of name: String) throws(Error) -> (bytes: UnsafeRawBufferPointer, owner: AnyObject) {
         guard let i = index[name] else { throw .noSuchEntry(name) }
         let e = entries[i]

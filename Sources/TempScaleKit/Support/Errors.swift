@@ -35,5 +35,5 @@ public enum IOError: ReasonError, Equatable {
 
 extension Error {
     /// The reason inside a FileError, for tests and callers that branch on the rule that broke.
-    public var reason: (any ReasonError)? { (self as? FileError)?.reason }
+    public var underlyingReason: (any ReasonError)? { (self as? FileError)?.reason }
 }
