@@ -52,7 +52,8 @@ $(CACHE)/real/minilm-expected.json $(CACHE)/real/minilm-bin/pytorch_model.bin: $
 
 test: deps venv model $(CACHE)/real/minilm-expected.json
 	swift build -c release --product tempscale
-	swift test -c release -Xswiftc -enable-testing 2>&1 | tee $(CACHE)/test.log; exit $${PIPESTATUS[0]}
+	@set -o pipefail; swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \
+	status=$$?; scripts/test-summary.sh $(CACHE)/test.log; exit $$status
 
 demo: deps build model
 	@mkdir -p $(OUT)

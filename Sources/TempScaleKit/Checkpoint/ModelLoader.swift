@@ -19,7 +19,9 @@ public enum ModelLoader {
         var st = stat()
         guard stat(path, &st) == 0 else { throw FileError(path, IOError.notFound) }
         if (st.st_mode & S_IFMT) == S_IFDIR { return try openFolder(path, weights: nil) }
-        if try NativeFormat.hasMagic(path) { return try NativeFormat.read(path: path) }
+        if try path.hasSuffix(".\(NativeFormat.fileExtension)") || NativeFormat.hasMagic(path) {
+            return try NativeFormat.read(path: path)
+        }
         let dir = parentDirectory(path)
         return try openFolder(dir, weights: path)
     }

@@ -29,7 +29,7 @@ public enum NativeFormat {
         public var description: String {
             switch self {
             case .badMagic: return "native: not a tempscale file (bad magic)"
-            case .unsupportedVersion(let v): return "native: format version \(v) is newer than this tempscale reads (\(NativeFormat.version))"
+            case .unsupportedVersion(let v): return "native: format version \(v) is not one this tempscale reads (\(NativeFormat.version))"
             case .unknownFlags(let f): return "native: unknown flag bits 0x\(String(f, radix: 16))"
             case .preludeCRC: return "native: CRC-32 mismatch in the 64-byte prelude (file corrupt)"
             case .truncated(let what): return "native: file truncated (\(what))"

@@ -24,7 +24,7 @@ extension NativeFormat {
     /// The dtype a tensor is stored in for a target dtype.
     static func storedDType(_ t: Tensor, target: DType) -> DType {
         guard t.dtype.isFloatingPoint else { return t.dtype }
-        if target == .q8 { return Q8.quantises(t) ? .q8 : .f32 }
+        if target == .q8 { return t.dtype == .q8 || Q8.quantises(t) ? .q8 : .f32 }
         return target
     }
 
@@ -43,6 +43,9 @@ extension NativeFormat {
         var entries: [TableEntry] = []
         var offset = 0
         for t in model.tensors {
+            guard t.name.utf8.count <= Int(UInt16.max), !t.name.isEmpty, t.shape.count <= maxRank else {
+                throw FileError(path, Error.badTableEntry(index: entries.count, "'\(t.name)' has an empty or over-long name or rank above \(maxRank)"))
+            }
             let stored = storedDType(t, target: options.dtype)
             guard let length = stored.byteCount(shape: t.shape) else {
                 throw FileError(path, Error.badTableEntry(index: entries.count, "shape of '\(t.name)' overflows"))

@@ -18,10 +18,10 @@ public enum Q8 {
         return (n + 3) / 4 * 4 + g.rows * g.blocksPerRow * 4
     }
 
-    /// Which tensors the q8 form quantises: floating-point matrices of at least 4096 values. Norms,
+    /// Which tensors the q8 form quantises: floating-point matrices of at least 1024 values. Norms,
     /// biases and small tables (token types, relative-attention buckets) stay f32.
     public static func quantises(_ t: Tensor) -> Bool {
-        t.dtype.isFloatingPoint && t.dtype != .q8 && t.shape.count >= 2 && t.count >= 4096
+        t.dtype.isFloatingPoint && t.dtype != .q8 && t.shape.count >= 2 && t.count >= 1024
     }
 
     public static func quantize(_ values: UnsafeBufferPointer<Float>, shape: [Int], into out: UnsafeMutableRawBufferPointer) {
