@@ -68,7 +68,7 @@ demo: deps build model
 	@$(BIN) inspect $(OUT)/minilm-f16.tsm
 
 bench: deps build model
-	scripts/bench.sh $(BIN) $(MINILM)
+	python3 scripts/bench.py $(BIN) $(MINILM)
 
 # Regenerate the committed tiny fixtures (deterministic).
 fixtures: venv

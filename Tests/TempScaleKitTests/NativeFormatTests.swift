@@ -191,3 +191,20 @@ final class NativeFormatEdgeTests: XCTestCase {
         assertReason(NativeFormat.Error.badMagic) { _ = try ModelLoader.open(p) }
     }
 }
+
+import CKernels
+
+final class KernelTests: XCTestCase {
+    func testSHANIAndPortableBlockFunctionsAgree() {
+        var rng = SplitMix(seed: 7)
+        let data = (0..<(64 * 97)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        for blocks in [1, 2, 5, 97] {
+            var a: [UInt32] = [1, 2, 3, 4, 5, 6, 7, 8], b = a
+            data.withUnsafeBufferPointer { d in
+                ts_sha256_blocks(&a, d.baseAddress!, blocks)
+                ts_sha256_blocks_portable(&b, d.baseAddress!, blocks)
+            }
+            XCTAssertEqual(a, b, "\(blocks) blocks")
+        }
+    }
+}

@@ -14,4 +14,11 @@ void ts_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
 /// 1 when the F16C path is used.
 int ts_has_f16c(void);
 
+/// SHA-256 compression of `blocks` 64-byte blocks into `state` (SHA-NI when available).
+void ts_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks);
+/// The portable path, exposed so tests can check the two against each other.
+void ts_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t blocks);
+/// 1 when the CPU has the SHA extensions.
+int ts_has_sha_ni(void);
+
 #endif

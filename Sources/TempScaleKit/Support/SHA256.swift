@@ -1,4 +1,7 @@
-/// SHA-256 (FIPS 180-4), streaming. Used for the provenance of source files.
+import CKernels
+
+/// SHA-256 (FIPS 180-4), streaming. The block function is C (SHA-NI when the CPU has it);
+/// used for the provenance of source files.
 public struct SHA256 {
     private var h: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
@@ -7,17 +10,6 @@ public struct SHA256 {
     private var buffered = 0
     private var length: UInt64 = 0
 
-    private static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
-
     public init() {}
 
     public mutating func update(_ data: UnsafeRawBufferPointer) {
@@ -25,9 +17,10 @@ public struct SHA256 {
         var i = 0
         if buffered > 0 {
             while buffered < 64 && i < data.count { buffer[buffered] = data[i]; buffered += 1; i += 1 }
-            if buffered == 64 { buffer.withUnsafeBytes { compress($0.baseAddress!) }; buffered = 0 }
+            if buffered == 64 { buffer.withUnsafeBytes { compress($0.baseAddress!, blocks: 1) }; buffered = 0 }
         }
-        while i + 64 <= data.count { compress(data.baseAddress! + i); i += 64 }
+        let blocks = (data.count - i) / 64
+        if blocks > 0 { compress(data.baseAddress! + i, blocks: blocks); i += blocks * 64 }
         while i < data.count { buffer[buffered] = data[i]; buffered += 1; i += 1 }
     }
 
@@ -39,9 +32,7 @@ public struct SHA256 {
         let rem = (buffered + 1) % 64
         pad += [UInt8](repeating: 0, count: rem <= 56 ? 56 - rem : 120 - rem)
         for s in stride(from: 56, through: 0, by: -8) { pad.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(s))) }
-        let saved = length
         update(pad)
-        length = saved
         var out: [UInt8] = []
         for word in h { out += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)] }
         return out
@@ -53,30 +44,9 @@ public struct SHA256 {
         return s.finalize().map { String($0, radix: 16).leftPadded(2) }.joined()
     }
 
-    private mutating func compress(_ p: UnsafeRawPointer) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for t in 0..<16 { w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self)) }
-        for t in 16..<64 {
-            let s0 = w[t - 15].rotr(7) ^ w[t - 15].rotr(18) ^ (w[t - 15] >> 3)
-            let s1 = w[t - 2].rotr(17) ^ w[t - 2].rotr(19) ^ (w[t - 2] >> 10)
-            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-        }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-        for t in 0..<64 {
-            let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ SHA256.k[t] &+ w[t]
-            let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+    private mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
+        h.withUnsafeMutableBufferPointer { ts_sha256_blocks($0.baseAddress!, p.assumingMemoryBound(to: UInt8.self), blocks) }
     }
-}
-
-extension UInt32 {
-    @inline(__always) fileprivate func rotr(_ n: UInt32) -> UInt32 { (self >> n) | (self << (32 - n)) }
 }
 
 extension String {
