@@ -32,7 +32,8 @@ deps:
 # The reference stack (pinned in golden/requirements.txt); torch comes from the local CPU wheel.
 $(VENV)/.stamp: golden/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu"
+	$(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu" || \
+	  $(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0"
 	$(PY) -m pip install -q --disable-pip-version-check -r golden/requirements.txt
 	touch $@
 
