@@ -68,3 +68,56 @@ public struct BertFamily: Architecture {
         return table
     }
 }
+
+// MARK: Forward pass
+
+extension BertFamily: HasEncoderForward {
+    struct Forward: EncoderForward, @unchecked Sendable {
+        let hidden: Int
+        let dims: LayerDims
+        let word, position, ln0g, ln0b: UnsafePointer<Float>
+        let typeRow: UnsafePointer<Float>?
+        let layers: [PostLNLayer]
+        /// RoBERTa and XLM-R number positions from padding_idx + 1; BERT from 0.
+        let positionOffsetPadding: Int?
+        let weights: WeightStore
+
+        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, into x: UnsafeMutablePointer<Float>) {
+            let positions = positionOffsetPadding.map { offsetPositions(shape, padding: $0) }
+                ?? (0..<shape.rows).map { $0 % shape.seq }
+            embedTokens(ids: ids, positions: positions, word: word, position: position, typeRow: typeRow, hidden: hidden,
+                        gamma: ln0g, beta: ln0b, eps: dims.eps, into: x)
+            for layer in layers {
+                layer.run(x, shape, dims, temperature: temperature, positionBias: nil, workspace: workspace)
+            }
+        }
+    }
+
+    func buildForward(_ w: WeightStore) throws -> any EncoderForward {
+        guard dims.positionEmbedding == "absolute" else {
+            throw FileError("", WeightStore.Error.unsupported("position_embedding_type '\(dims.positionEmbedding)' has no built-in forward pass yet"))
+        }
+        guard hiddenAct == "gelu" else {
+            throw FileError("", WeightStore.Error.unsupported("hidden_act '\(hiddenAct)' (only exact gelu)"))
+        }
+        let layers = try (0..<dims.layers).map { l in
+            let p = "encoder.layer.\(l)."
+            return try PostLNLayer(w, .init(
+                q: p + "attention.self.query.weight", qb: p + "attention.self.query.bias",
+                k: p + "attention.self.key.weight", kb: p + "attention.self.key.bias",
+                v: p + "attention.self.value.weight", vb: p + "attention.self.value.bias",
+                o: p + "attention.output.dense.weight", ob: p + "attention.output.dense.bias",
+                ln1g: p + "attention.output.LayerNorm.weight", ln1b: p + "attention.output.LayerNorm.bias",
+                up: p + "intermediate.dense.weight", upb: p + "intermediate.dense.bias",
+                down: p + "output.dense.weight", downb: p + "output.dense.bias",
+                ln2g: p + "output.LayerNorm.weight", ln2b: p + "output.LayerNorm.bias"))
+        }
+        return Forward(
+            hidden: dims.hidden,
+            dims: LayerDims(hidden: dims.hidden, heads: dims.heads, headDim: dims.headDim, intermediate: dims.intermediate, eps: Float(layerNormEps)),
+            word: try w.f32("embeddings.word_embeddings.weight"), position: try w.f32("embeddings.position_embeddings.weight"),
+            ln0g: try w.f32("embeddings.LayerNorm.weight"), ln0b: try w.f32("embeddings.LayerNorm.bias"),
+            typeRow: w.has("embeddings.token_type_embeddings.weight") ? try w.f32("embeddings.token_type_embeddings.weight") : nil,
+            layers: layers, positionOffsetPadding: modelType == "bert" ? nil : padTokenId, weights: w)
+    }
+}

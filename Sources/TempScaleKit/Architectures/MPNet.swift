@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// MPNet (all-mpnet-base-v2): BERT-like post-LN encoder whose attention adds a relative-position
 /// bucket bias shared by every layer: `softmax(QKᵀ/√d + bias[bucket(j−i)] + mask)`.
 public struct MPNet: Architecture {
@@ -51,5 +55,72 @@ public struct MPNet: Architecture {
             TensorSpec("encoder.layer.{L}.output.LayerNorm.weight", [h]),
             TensorSpec("encoder.layer.{L}.output.LayerNorm.bias", [h]),
         ])
+    }
+}
+
+// MARK: Forward pass
+
+extension MPNet: HasEncoderForward {
+    struct Forward: EncoderForward, @unchecked Sendable {
+        let hidden: Int
+        let dims: LayerDims
+        let word, position, ln0g, ln0b, relativeBias: UnsafePointer<Float>
+        let layers: [PostLNLayer]
+        let padding: Int
+        let buckets: Int
+        let weights: WeightStore
+
+        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, into x: UnsafeMutablePointer<Float>) {
+            embedTokens(ids: ids, positions: offsetPositions(shape, padding: padding), word: word, position: position,
+                        typeRow: nil, hidden: hidden, gamma: ln0g, beta: ln0b, eps: dims.eps, into: x)
+            // bias[head, i, j] = relative_attention_bias[bucket(j − i), head], shared by every layer.
+            let s = shape.seq
+            let bias = workspace.buffer(6, count: dims.heads * s * s)
+            for i in 0..<s {
+                for j in 0..<s {
+                    let bucket = MPNet.relativePositionBucket(j - i, buckets: buckets, maxDistance: 128)
+                    for h in 0..<dims.heads { bias[(h * s + i) * s + j] = relativeBias[bucket * dims.heads + h] }
+                }
+            }
+            for layer in layers {
+                layer.run(x, shape, dims, temperature: temperature, positionBias: bias, workspace: workspace)
+            }
+        }
+    }
+
+    /// HF MPNet's bucketing of a relative position (memory − context), in f32 as torch computes it.
+    static func relativePositionBucket(_ relative: Int, buckets: Int, maxDistance: Int) -> Int {
+        let half = buckets / 2
+        var n = -relative
+        var ret = n < 0 ? half : 0
+        n = abs(n)
+        let maxExact = half / 2
+        if n < maxExact { return ret + n }
+        let ratio = logf(Float(n) / Float(maxExact)) / Float(log(Double(maxDistance) / Double(maxExact)))
+        let large = maxExact + Int(ratio * Float(half - maxExact))
+        ret += min(large, half - 1)
+        return ret
+    }
+
+    func buildForward(_ w: WeightStore) throws -> any EncoderForward {
+        let layers = try (0..<dims.layers).map { l in
+            let p = "encoder.layer.\(l)."
+            return try PostLNLayer(w, .init(
+                q: p + "attention.attn.q.weight", qb: p + "attention.attn.q.bias",
+                k: p + "attention.attn.k.weight", kb: p + "attention.attn.k.bias",
+                v: p + "attention.attn.v.weight", vb: p + "attention.attn.v.bias",
+                o: p + "attention.attn.o.weight", ob: p + "attention.attn.o.bias",
+                ln1g: p + "attention.LayerNorm.weight", ln1b: p + "attention.LayerNorm.bias",
+                up: p + "intermediate.dense.weight", upb: p + "intermediate.dense.bias",
+                down: p + "output.dense.weight", downb: p + "output.dense.bias",
+                ln2g: p + "output.LayerNorm.weight", ln2b: p + "output.LayerNorm.bias"))
+        }
+        return Forward(
+            hidden: dims.hidden,
+            dims: LayerDims(hidden: dims.hidden, heads: dims.heads, headDim: dims.headDim, intermediate: dims.intermediate, eps: Float(layerNormEps)),
+            word: try w.f32("embeddings.word_embeddings.weight"), position: try w.f32("embeddings.position_embeddings.weight"),
+            ln0g: try w.f32("embeddings.LayerNorm.weight"), ln0b: try w.f32("embeddings.LayerNorm.bias"),
+            relativeBias: try w.f32("encoder.relative_attention_bias.weight"), layers: layers, padding: padTokenId,
+            buckets: buckets, weights: w)
     }
 }

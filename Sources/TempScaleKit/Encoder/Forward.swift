@@ -1,0 +1,42 @@
+/// An architecture's forward pass: padded token ids in, last hidden states out.
+protocol EncoderForward: Sendable {
+    var hidden: Int { get }
+    /// x [batch·seq, hidden] ← the last layer's hidden states for `ids` [batch·seq] (padded).
+    func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, into x: UnsafeMutablePointer<Float>)
+}
+
+extension Architecture {
+    /// The built-in encoder's forward pass for this architecture; architectures without one refuse.
+    func makeForward(_ weights: WeightStore) throws -> any EncoderForward {
+        guard let f = self as? any HasEncoderForward else {
+            throw FileError("", WeightStore.Error.unsupported("no built-in forward pass for \(Self.family) yet"))
+        }
+        return try f.buildForward(weights)
+    }
+}
+
+protocol HasEncoderForward {
+    func buildForward(_ weights: WeightStore) throws -> any EncoderForward
+}
+
+/// Embedding lookup shared by BERT-style models: x[r] = word[id] + position[pos(r)] + typeRow, then LayerNorm.
+func embedTokens(ids: [Int32], positions: [Int], word: UnsafePointer<Float>, position: UnsafePointer<Float>,
+                 typeRow: UnsafePointer<Float>?, hidden h: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                 eps: Float, into x: UnsafeMutablePointer<Float>) {
+    for r in 0..<ids.count {
+        let row = x + r * h, w = word + Int(ids[r]) * h, p = position + positions[r] * h
+        if let typeRow {
+            for i in 0..<h { row[i] = w[i] + typeRow[i] + p[i] }
+        } else {
+            for i in 0..<h { row[i] = w[i] + p[i] }
+        }
+    }
+    Kernels.layerNorm(x, rows: ids.count, width: h, gamma: gamma, beta: beta, eps: eps)
+}
+
+/// RoBERTa/XLM-R/MPNet positions: real tokens count from padding_idx + 1, padding sits at padding_idx.
+func offsetPositions(_ shape: BatchShape, padding: Int) -> [Int] {
+    var out = [Int](repeating: padding, count: shape.rows)
+    for b in 0..<shape.batch { for s in 0..<shape.lengths[b] { out[b * shape.seq + s] = padding + 1 + s } }
+    return out
+}
