@@ -14,10 +14,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CACHE := .cache
 MINILM := $(CACHE)/models/all-MiniLM-L6-v2
+MPNET := $(CACHE)/models/all-mpnet-base-v2
 BIN := .build/release/tempscale
 OUT := out
 
-.PHONY: all deps venv model build test demo bench fixtures clean
+.PHONY: all deps venv model models build test demo bench golden fixtures clean
 
 all: build
 
@@ -40,9 +41,13 @@ $(VENV)/.stamp: golden/requirements.txt
 venv: $(VENV)/.stamp
 
 model: $(MINILM)/.complete
+models: $(MINILM)/.complete $(MPNET)/.complete
 
 $(MINILM)/.complete:
 	scripts/fetch-minilm.sh >/dev/null
+
+$(MPNET)/.complete:
+	scripts/fetch-mpnet.sh >/dev/null
 
 build: deps
 	swift build -c release --product tempscale
@@ -51,7 +56,7 @@ build: deps
 $(CACHE)/real/minilm-expected.json $(CACHE)/real/minilm-bin/pytorch_model.bin: $(MINILM)/.complete $(VENV)/.stamp scripts/real_model_expectations.py
 	$(PY) scripts/real_model_expectations.py $(MINILM) $(CACHE)/real
 
-test: deps venv model $(CACHE)/real/minilm-expected.json
+test: deps venv models $(CACHE)/real/minilm-expected.json
 	swift build -c release --product tempscale
 	@set -o pipefail; swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \
 	status=$$?; scripts/test-summary.sh $(CACHE)/test.log; exit $$status
@@ -70,6 +75,10 @@ demo: deps build model
 
 bench: deps build model
 	python3 scripts/bench.py $(BIN) $(MINILM)
+
+# Regenerate the committed golden embeddings with the pinned reference stack (never our encoder).
+golden: venv models
+	$(PY) golden/generate.py
 
 # Regenerate the committed tiny fixtures (deterministic).
 fixtures: venv

@@ -23,7 +23,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tempscale",
-            dependencies: ["TempScaleKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["TempScaleKit", "CKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TempScaleKitTests", dependencies: ["TempScaleKit"]),
     ]

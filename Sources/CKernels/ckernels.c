@@ -120,3 +120,12 @@ void ts_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
         dst[i] = (uint16_t)(x >> 16);
     }
 }
+
+int ts_has_avx2_fma(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}

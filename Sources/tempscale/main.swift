@@ -15,4 +15,5 @@ struct TempScaleCommand: ParsableCommand {
     )
 }
 
+ensureFastBLASKernels()
 TempScaleCommand.main()

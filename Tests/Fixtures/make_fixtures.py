@@ -222,6 +222,94 @@ def write_sentence_transformers_layout(folder, vocab_size):
         ]), stm)
 
 
+MPNET_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "[UNK]"]
+
+
+def make_mpnet_vocab(size):
+    """MPNet-style vocab laid out like the real all-mpnet-base-v2 vocab.txt:
+    <s>=0, <pad>=1, </s>=2, <unk>=3, then (here) [UNK]=4 (the WordPiece unk
+    token, id 104 in the real model), letters, words, ##pieces, and <mask>
+    as the last id."""
+    toks = list(MPNET_SPECIALS)
+    toks += [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    for t in VOCAB_WORDS + VOCAB_PIECES:
+        if len(toks) == size - 1:
+            break
+        if t not in toks:
+            toks.append(t)
+    toks.append("<mask>")
+    assert len(toks) == size, (len(toks), size)
+    assert len(set(toks)) == size
+    return toks
+
+
+def write_mpnet_sentence_transformers_layout(folder, vocab_size):
+    """Tokenizer + sentence-transformers layout for tiny-mpnet, shaped like
+    the real all-mpnet-base-v2: WordPiece with unk "[UNK]", BertNormalizer
+    (lowercase), BertPreTokenizer, RobertaProcessing <s> ... </s>, pad <pad>=1;
+    "<unk>" (id 3) is an extra special token as in the real tokenizer.json.
+    Only adds files; the weights written before are untouched."""
+    json_dump(
+        [
+            {"idx": 0, "name": "0", "path": "",
+             "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling",
+             "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize",
+             "type": "sentence_transformers.models.Normalize"},
+        ],
+        os.path.join(folder, "modules.json"),
+    )
+    os.makedirs(os.path.join(folder, "1_Pooling"), exist_ok=True)
+    json_dump(
+        OrderedDict([
+            ("word_embedding_dimension", 32),
+            ("pooling_mode_cls_token", False),
+            ("pooling_mode_mean_tokens", True),
+            ("pooling_mode_max_tokens", False),
+            ("pooling_mode_mean_sqrt_len_tokens", False),
+            ("pooling_mode_weightedmean_tokens", False),
+            ("pooling_mode_lasttoken", False),
+            ("include_prompt", True),
+        ]),
+        os.path.join(folder, "1_Pooling", "config.json"),
+    )
+    json_dump({"max_seq_length": 48, "do_lower_case": False},
+              os.path.join(folder, "sentence_bert_config.json"))
+
+    toks = make_mpnet_vocab(vocab_size)
+    with open(os.path.join(folder, "vocab.txt"), "w") as f:
+        f.write("\n".join(toks) + "\n")
+    vocab = OrderedDict((t, i) for i, t in enumerate(toks))
+    tok = transformers.MPNetTokenizer(vocab=vocab, do_lower_case=True, model_max_length=64)
+    tok.add_special_tokens({"additional_special_tokens": ["<unk>"]})
+    assert len(tok) == vocab_size, len(tok)
+    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id,
+            tok.convert_tokens_to_ids("<unk>"), tok.unk_token_id,
+            tok.mask_token_id) == (0, 1, 2, 3, 4, vocab_size - 1)
+    ids = tok("Hello dogs!")["input_ids"]
+    assert ids == [0, vocab["hello"], vocab["dog"], vocab["##s"], vocab["!"], 2], ids
+    ids = tok("Hello <mask> zzz\u00e9")["input_ids"]
+    assert ids == [0, vocab["hello"], vocab["<mask>"], 4, 2], ids
+    tmp = os.path.join(folder, "_tok_tmp")
+    tok.save_pretrained(tmp)
+    keep = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
+    for name in sorted(os.listdir(tmp)):
+        if name in keep:
+            shutil.move(os.path.join(tmp, name), os.path.join(folder, name))
+    shutil.rmtree(tmp)
+    stm = os.path.join(folder, "special_tokens_map.json")
+    if not os.path.exists(stm):  # transformers 5 no longer writes it
+        json_dump(OrderedDict([
+            ("bos_token", "<s>"), ("eos_token", "</s>"), ("unk_token", "[UNK]"),
+            ("sep_token", "</s>"), ("pad_token", "<pad>"), ("cls_token", "<s>"),
+            ("mask_token", OrderedDict([("content", "<mask>"), ("single_word", False),
+                                        ("lstrip", True), ("rstrip", False),
+                                        ("normalized", False)])),
+            ("additional_special_tokens", ["<unk>"]),
+        ]), stm)
+
+
 def make_models(outdir, expected):
     mdir = os.path.join(outdir, "models")
     os.makedirs(mdir)
@@ -295,6 +383,8 @@ def make_models(outdir, expected):
         model = build(cls, cfg)
         folder = os.path.join(mdir, name)
         save_model_folder(model, folder)
+        if name == "tiny-mpnet":
+            write_mpnet_sentence_transformers_layout(folder, COMMON["vocab_size"])
         record_folder(folder)
         folders.append(folder)
         if name == "tiny-t5":
@@ -663,6 +753,8 @@ def verify(outdir, folders, expected):
                 key, "st" if use_st else "bin", len(info["missing_keys"]),
                 len(info["unexpected_keys"]), len(info["mismatched_keys"])))
     tok = transformers.AutoTokenizer.from_pretrained(os.path.join(outdir, "models", "tiny-bert"))
+    print("  tokenizer:", type(tok).__name__, tok("Hello dogs!")["input_ids"])
+    tok = transformers.AutoTokenizer.from_pretrained(os.path.join(outdir, "models", "tiny-mpnet"))
     print("  tokenizer:", type(tok).__name__, tok("Hello dogs!")["input_ids"])
     legacy = torch.load(os.path.join(outdir, "archives", "legacy.bin"), weights_only=True)
     assert torch.equal(legacy["w"], torch.arange(4.0))

@@ -10,6 +10,7 @@ enum Paths {
     static func fixture(_ rel: String) -> String { fixtures + "/" + rel }
     static let cache = package + "/.cache"
     static let minilm = cache + "/models/all-MiniLM-L6-v2"
+    static let mpnet = cache + "/models/all-mpnet-base-v2"
     static let realExpected = cache + "/real/minilm-expected.json"
     static let minilmBin = cache + "/real/minilm-bin"
 }

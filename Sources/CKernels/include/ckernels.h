@@ -21,4 +21,7 @@ void ts_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t bl
 /// 1 when the CPU has the SHA extensions.
 int ts_has_sha_ni(void);
 
+/// 1 when the CPU and OS support AVX2 and FMA (the OpenBLAS Haswell kernels).
+int ts_has_avx2_fma(void);
+
 #endif
