@@ -47,6 +47,35 @@ final class TokenizerTests: XCTestCase {
         print("tokenizer expectations: compared \(compared) encodings of \(texts.count) texts")
     }
 
+    /// Every code point through BertNormalizer (clean, strip accents, lowercase), Lowercase and NFD,
+    /// against what HF gives for that single character.
+    func testEveryCodePointNormalizesAsHF() throws {
+        let doc = try loadGzippedJSON(Paths.fixture("tokenizer/unicode-behaviour.json.gz"))
+        let normalizers: [(String, Normalizer)] = [
+            ("bert", .bert(BertNormalizer(cleanText: true, handleChineseChars: false, stripAccents: true, lowercase: true))),
+            ("lowercase", .lowercase), ("nfd", .nfd),
+        ]
+        for (key, normalizer) in normalizers {
+            var expected: [UInt32: [UInt32]] = [:]
+            for run in doc[key]!.arrayValue! {
+                let r = run.arrayValue!
+                let deltas = r[2].arrayValue!.map { $0.intValue! }
+                for c in UInt32(r[0].intValue!)...UInt32(r[1].intValue!) { expected[c] = deltas.map { UInt32(Int(c) + $0) } }
+            }
+            var mismatches: [String] = []
+            for v in UInt32(0)...0x10FFFF {
+                guard let c = Unicode.Scalar(v) else { continue }
+                var text = [c]
+                normalizer.normalize(&text)
+                let want = expected[v] ?? [v]
+                if text.map(\.value) != want {
+                    mismatches.append("U+\(String(v, radix: 16)): expected \(want.map { String($0, radix: 16) }) got \(text.map { String($0.value, radix: 16) })")
+                }
+            }
+            XCTAssertEqual(mismatches.count, 0, "\(key): \(mismatches.count) code points differ from HF, e.g.\n" + mismatches.prefix(20).joined(separator: "\n"))
+        }
+    }
+
     // MARK: helpers
 
     private func check(_ got: [Int32], _ expected: [Int32], _ text: String, _ what: String) -> Bool {

@@ -121,8 +121,33 @@ enum UnicodeText {
 
     static func nfd(_ text: inout [Unicode.Scalar]) {
         if text.allSatisfy(\.isASCII) { return }
-        text = Array(string(text)._nfd)
+        guard text.contains(where: { hfDoesNotDecompose.contains($0.value) }) else {
+            text = Array(string(text)._nfd)
+            return
+        }
+        // Decompose around the characters HF keeps whole (all starters, so nothing reorders across them).
+        var out: [Unicode.Scalar] = []
+        var segment: [Unicode.Scalar] = []
+        for c in text {
+            if hfDoesNotDecompose.contains(c.value) {
+                out.append(contentsOf: string(segment)._nfd)
+                segment.removeAll()
+                out.append(c)
+            } else {
+                segment.append(c)
+            }
+        }
+        out.append(contentsOf: string(segment)._nfd)
+        text = out
     }
+
+    /// Characters with canonical decompositions in Swift's Unicode data that HF's unicode-normalization
+    /// crate leaves unchanged: scripts from Unicode 16 (Todhri, Tulu-Tigalari, Gurung Khema, Kirat Rai)
+    /// and U+11938 (Dives Akuru). Found by testEveryCodePointNormalizesAsHF.
+    static let hfDoesNotDecompose: Set<UInt32> = [
+        0x105C9, 0x105E4, 0x11383, 0x11385, 0x1138E, 0x11391, 0x113C5, 0x113C7, 0x113C8, 0x11938,
+        0x16121, 0x16122, 0x16123, 0x16124, 0x16125, 0x16126, 0x16127, 0x16128, 0x16D68, 0x16D69, 0x16D6A,
+    ]
 
     static func nfc(_ text: inout [Unicode.Scalar]) {
         if text.allSatisfy(\.isASCII) { return }
