@@ -103,12 +103,33 @@ def main():
             "tokens": {"indices": with_tokens, "tokens": toks},
         })
     doc = {
+        "added_token_flags": added_token_flags(),
         "generator": f"golden/tokenizer_expectations.py; transformers {transformers.__version__}, tokenizers {tokenizers.__version__}",
         "texts": texts, "models": models,
     }
     os.makedirs(OUT_DIR, exist_ok=True)
     write_gz(os.path.join(OUT_DIR, "expectations.json.gz"), doc)
     write_gz(os.path.join(OUT_DIR, "unicode-behaviour.json.gz"), unicode_behaviour())
+
+
+def added_token_flags():
+    """tiny-bert's tokenizer with added tokens exercising single_word, lstrip, rstrip and normalized."""
+    from tokenizers import AddedToken, Tokenizer
+    tok = Tokenizer.from_file(os.path.join(ROOT, "Tests", "Fixtures", "models", "tiny-bert", "tokenizer.json"))
+    tok.add_tokens([
+        AddedToken("dog", single_word=True, normalized=False),
+        AddedToken("CAT", normalized=True),
+        AddedToken("ab", lstrip=True, rstrip=True, normalized=False),
+        AddedToken("abc", normalized=False),
+        AddedToken("Ünï", normalized=True),
+    ])
+    tok.add_special_tokens([AddedToken("<x>", rstrip=True), AddedToken("<x><y>", lstrip=True)])
+    texts = [
+        "dog dogs hotdog dog.", "a dog_x dog1 (dog) dög dog", "Cat CAT cat catalogue", "x ab y  ab  z abc abcd",
+        "  ab  ", "<x>  hello <x><y> world  <x><y>", "<x><x>   <x>", "unï ÜNÏ Ünï uni", "ab<x> abab", "",
+    ]
+    return {"tokenizer_json": tok.to_str(), "texts": texts,
+            "ids": [tok.encode(t).ids for t in texts], "tokens": [tok.encode(t).tokens for t in texts]}
 
 
 def unicode_behaviour():

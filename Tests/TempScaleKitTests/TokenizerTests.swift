@@ -76,6 +76,113 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
+    func testAddedTokensHonourSingleWordLstripRstripAndNormalizedAsHF() throws {
+        let flags = try loadGzippedJSON(Paths.fixture("tokenizer/expectations.json.gz"))["added_token_flags"]!
+        let tok = try Tokenizer(tokenizerJSON: Array(flags["tokenizer_json"]!.stringValue!.utf8))
+        let texts = flags["texts"]!.arrayValue!.map { $0.stringValue! }
+        XCTAssertGreaterThan(texts.count, 5)
+        for (i, text) in texts.enumerated() {
+            let got = tok.encode(text, maxLength: nil)
+            XCTAssertEqual(got.ids, ids(flags["ids"]!.arrayValue![i]), show(text))
+            XCTAssertEqual(got.tokens, flags["tokens"]!.arrayValue![i].arrayValue!.map { $0.stringValue! }, show(text))
+        }
+    }
+
+    func testLoadFromModelReadsTokenizerJSON() throws {
+        let model = try ModelLoader.open(Paths.fixture("models/tiny-bert"))
+        let tok = try Tokenizer.load(from: model)
+        XCTAssertEqual(tok.encode("Hello dogs!", maxLength: nil).ids, [2, 54, 57, 75, 72, 3])
+        XCTAssertEqual(tok.padId, 0)
+        XCTAssertEqual(tok.vocabSize, 100)
+    }
+
+    func testLoadFromModelFallsBackToVocabTxt() throws {
+        var model = try ModelLoader.open(Paths.fixture("models/tiny-bert"))
+        model.files["tokenizer.json"] = nil
+        let tok = try Tokenizer.load(from: model)
+        XCTAssertEqual(tok.encode("Hello dogs!", maxLength: nil).ids, [2, 54, 57, 75, 72, 3])
+        model.files["vocab.txt"] = nil
+        XCTAssertThrowsError(try Tokenizer.load(from: model)) { e in
+            XCTAssertEqual(e.underlyingReason as? TokenizerError, .noTokenizerFiles)
+        }
+    }
+
+    /// transformers' BertTokenizer / MPNetTokenizer rebuilt from vocab.txt + tokenizer_config.json
+    /// must tokenize like the model's tokenizer.json.
+    func testVocabTxtPipelineMatchesTokenizerJSONOnRealModels() throws {
+        let texts = try loadGzippedJSON(Paths.fixture("tokenizer/expectations.json.gz"))["texts"]!.arrayValue!.map { $0.stringValue! }
+        for name in Self.realModels {
+            let fromJSON = try realTokenizer(name)
+            let dir = Paths.cache + "/models/\(name)"
+            let fromVocab = try Tokenizer(vocabTxt: readBytes(dir + "/vocab.txt"),
+                                          config: JSON.parse(readBytes(dir + "/tokenizer_config.json")))
+            XCTAssertEqual(fromVocab.padId, fromJSON.padId, name)
+            // MPNet's tokenizer.json also registers "<unk>" (id 3) as a normalized added token;
+            // vocab.txt and its tokenizer_config.json do not say so.
+            let comparable = name.contains("mpnet") ? texts.filter { !$0.lowercased().contains("<unk>") } : texts
+            var mismatches = 0
+            for text in comparable where fromVocab.encode(text, maxLength: nil).ids != fromJSON.encode(text, maxLength: nil).ids {
+                mismatches += 1
+                if mismatches <= 5 { XCTFail("\(name) vocab.txt pipeline differs on \(show(text))") }
+            }
+            XCTAssertEqual(mismatches, 0, name)
+        }
+    }
+
+    func testTruncationCountsSpecialTokensAndKeepsSeparatorLast() throws {
+        let tok = try realTokenizer("all-MiniLM-L6-v2")
+        let text = String(repeating: "word ", count: 1000)
+        let e = tok.encode(text, maxLength: 256)
+        XCTAssertEqual(e.ids.count, 256)
+        XCTAssertEqual(e.tokens.count, 256)
+        XCTAssertEqual(e.ids.first, 101)
+        XCTAssertEqual(e.ids.last, 102)
+        XCTAssertTrue(e.truncated)
+        XCTAssertEqual(e.fullLength, 1002)
+        let short = tok.encode("word", maxLength: 256)
+        XCTAssertEqual(short.ids, [101, 2773, 102])
+        XCTAssertFalse(short.truncated)
+        XCTAssertEqual(tok.encode(text, maxLength: 2).ids, [101, 102])
+        XCTAssertEqual(tok.encodeBatch(["word", text], maxLength: 256), [short, e])
+    }
+
+    func testRealModelsPadAndVocabularySizes() throws {
+        let minilm = try realTokenizer("all-MiniLM-L6-v2"), mpnet = try realTokenizer("all-mpnet-base-v2")
+        XCTAssertEqual(minilm.padId, 0)
+        XCTAssertEqual(minilm.vocabSize, 30522)
+        XCTAssertEqual(mpnet.padId, 1)
+        XCTAssertEqual(mpnet.vocabSize, 30527)
+    }
+
+    func testUnsupportedComponentsAreNamed() throws {
+        let base = try JSON.parse(readBytes(Paths.fixture("models/tiny-bert/tokenizer.json"))).objectValue!
+        func error(_ key: String, _ value: JSONValue) -> String {
+            var o = base
+            o[key] = value
+            do {
+                _ = try Tokenizer(tokenizerJSON: Array(JSONValue.object(o).serialized().utf8))
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        XCTAssertEqual(error("normalizer", ["type": "Precompiled"]),
+                       "tokenizer.json: normalizer 'Precompiled' is not supported (supported: BertNormalizer, Lowercase, NFD, NFC, StripAccents, Sequence)")
+        XCTAssertEqual(error("pre_tokenizer", ["type": "Metaspace"]),
+                       "tokenizer.json: pre_tokenizer 'Metaspace' is not supported (supported: BertPreTokenizer, WhitespaceSplit, Sequence)")
+        XCTAssertEqual(error("model", ["type": "BPE", "vocab": [:], "merges": []]),
+                       "tokenizer.json: model 'BPE' is not supported (supported: WordPiece)")
+        XCTAssertEqual(error("post_processor", ["type": "ByteLevel"]),
+                       "tokenizer.json: post_processor 'ByteLevel' is not supported (supported: TemplateProcessing, BertProcessing, RobertaProcessing)")
+        XCTAssertThrowsError(try Tokenizer(tokenizerJSON: Array("{".utf8))) { e in
+            guard case .invalidJSON = e.underlyingReason as? TokenizerError else { return XCTFail("\(e)") }
+        }
+    }
+
+    func testWordLongerThanMaxInputCharsBecomesUnknown() throws {
+        let tok = try realTokenizer("all-MiniLM-L6-v2")
+        XCTAssertEqual(tok.encode(String(repeating: "a", count: 101), maxLength: nil).ids, [101, 100, 102])
+        XCTAssertEqual(tok.encode(String(repeating: "a", count: 100), maxLength: nil).ids.count, 2 + 50)
+    }
+
     // MARK: helpers
 
     private func check(_ got: [Int32], _ expected: [Int32], _ text: String, _ what: String) -> Bool {

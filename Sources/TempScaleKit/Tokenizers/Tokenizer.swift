@@ -48,13 +48,14 @@ public final class Tokenizer: Sendable {
     /// Reads tokenizer.json. Errors name the unsupported component or the malformed field.
     public convenience init(tokenizerJSON: [UInt8]) throws {
         do {
-            try self.init(parsing: tokenizerJSON)
-        } catch let e as TokenizerError {
-            throw FileError("tokenizer.json", e)
+            try self.init(parsing: tokenizerJSON, padToken: nil)
+        } catch {
+            throw FileError("tokenizer.json", error)
         }
     }
 
-    private convenience init(parsing bytes: [UInt8]) throws(TokenizerError) {
+    /// `padToken` (tokenizer_config.json's) names the padding token when tokenizer.json has no padding block.
+    convenience init(parsing bytes: [UInt8], padToken: String?) throws(TokenizerError) {
         let json: JSONValue
         do { json = try JSON.parse(bytes) } catch { throw .invalidJSON(error) }
         guard let modelJSON = json["model"], modelJSON != .null else { throw .badField("model", "is missing") }
@@ -78,9 +79,8 @@ public final class Tokenizer: Sendable {
                                     normalized: t["normalized"]?.boolValue ?? !special, special: special))
         }
         // The truncation and padding blocks are ignored: sentence-transformers sets its own.
-        let padToken = json["padding"]?["pad_token"]?.stringValue
         self.init(normalizer: normalizer, preTokenizer: preTokenizer, model: model, postProcessor: post,
-                  addedTokens: added, padToken: padToken)
+                  addedTokens: added, padToken: json["padding"]?["pad_token"]?.stringValue ?? padToken)
     }
 
     /// Token ids of `text` with the special tokens; at most `maxLength` ids (special tokens included),
