@@ -183,6 +183,30 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(tok.encode(String(repeating: "a", count: 100), maxLength: nil).ids.count, 2 + 50)
     }
 
+    /// Throughput on the fixture's Debian descriptions. Runs only with TEMPSCALE_BENCH=1; meaningful in release:
+    /// TEMPSCALE_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter TokenizerTests/testThroughput
+    func testThroughput() throws {
+        guard ProcessInfo.processInfo.environment["TEMPSCALE_BENCH"] == "1" else { throw XCTSkip("set TEMPSCALE_BENCH=1") }
+        let texts = try loadGzippedJSON(Paths.fixture("tokenizer/expectations.json.gz"))["texts"]!.arrayValue!
+            .map { $0.stringValue! }.suffix(600)
+        let words = texts.reduce(0) { $0 + $1.split(whereSeparator: \.isWhitespace).count }
+        for name in Self.realModels {
+            let tok = try realTokenizer(name)
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                var total = 0
+                for t in texts { total += tok.encode(t, maxLength: 512).ids.count }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                best = min(best, seconds)
+                XCTAssertGreaterThan(total, 0)
+            }
+            let perText = best / Double(texts.count) * 1e6
+            let per50Words = best / Double(words) * 50 * 1e6
+            print("\(name): \(texts.count) texts, \(words) words: \(String(format: "%.1f", perText)) µs/text, \(String(format: "%.1f", per50Words)) µs per 50 words")
+        }
+    }
+
     // MARK: helpers
 
     private func check(_ got: [Int32], _ expected: [Int32], _ text: String, _ what: String) -> Bool {

@@ -26,7 +26,9 @@ struct AddedTokenMatcher: Sendable {
         var token: AddedToken
     }
     private let patterns: [Pattern]
-    private let firstScalars: Set<Unicode.Scalar>
+    /// The patterns' first scalars: a bitmap for ASCII, a list for the rest (checked per text scalar, so no hashing).
+    private let firstASCII: (UInt64, UInt64)
+    private let firstOther: [UInt32]
 
     var isEmpty: Bool { patterns.isEmpty }
 
@@ -39,7 +41,14 @@ struct AddedTokenMatcher: Sendable {
             if !scalars.isEmpty { patterns.append(Pattern(scalars: scalars, token: t)) }
         }
         self.patterns = patterns
-        self.firstScalars = Set(patterns.map { $0.scalars[0] })
+        var ascii: (UInt64, UInt64) = (0, 0)
+        var other: [UInt32] = []
+        for p in patterns {
+            let v = p.scalars[0].value
+            if v < 64 { ascii.0 |= 1 << v } else if v < 128 { ascii.1 |= 1 << (v - 64) } else { other.append(v) }
+        }
+        self.firstASCII = ascii
+        self.firstOther = other
     }
 
     /// Splits `text[range]` into stretches of text and matched tokens, covering the whole range.
@@ -73,11 +82,19 @@ struct AddedTokenMatcher: Sendable {
         return splits
     }
 
+    @inline(__always)
+    private func mayStartPattern(_ c: Unicode.Scalar) -> Bool {
+        let v = c.value
+        if v < 64 { return firstASCII.0 & (1 << v) != 0 }
+        if v < 128 { return firstASCII.1 & (1 << (v - 64)) != 0 }
+        return firstOther.contains(v)
+    }
+
     /// The leftmost match at or after `from`, the longest of those starting there.
     private func nextMatch(_ text: [Unicode.Scalar], from: Int, end: Int) -> (Int, Int, AddedToken)? {
         var p = from
         while p < end {
-            if firstScalars.contains(text[p]) {
+            if mayStartPattern(text[p]) {
                 var best: Pattern?
                 for pattern in patterns where pattern.scalars.count > (best?.scalars.count ?? 0) {
                     let n = pattern.scalars.count
