@@ -183,6 +183,29 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(tok.encode(String(repeating: "a", count: 100), maxLength: nil).ids.count, 2 + 50)
     }
 
+    /// 10,000 Debian descriptions (golden/debian_corpus_ids.py; ~5 MB, so it lives in .cache/tokenizer
+    /// unless it fits the fixtures' budget), both real models at their max_seq_length.
+    func testTenThousandDebianDescriptionsMatchHF() throws {
+        let candidates = [Paths.fixture("tokenizer/debian-10k.jsonl.gz"), Paths.cache + "/tokenizer/debian-10k.jsonl.gz"]
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw XCTSkip("no debian-10k.jsonl.gz; run golden/debian_corpus_ids.py")
+        }
+        guard let raw = gunzip(readBytes(path)) else { return XCTFail("cannot gunzip \(path)") }
+        let models = [("minilm", try realTokenizer("all-MiniLM-L6-v2"), 256), ("mpnet", try realTokenizer("all-mpnet-base-v2"), 384)]
+        var compared = 0, mismatches = 0
+        for line in raw.split(separator: UInt8(ascii: "\n")) {
+            let entry = try JSON.parse(Array(line))
+            let text = entry["text"]!.stringValue!
+            for (key, tok, maxLength) in models {
+                compared += 1
+                if !check(tok.encode(text, maxLength: maxLength).ids, ids(entry[key]!), text, "debian-10k \(key)") { mismatches += 1 }
+            }
+        }
+        XCTAssertEqual(compared, 20_000)
+        XCTAssertEqual(mismatches, 0)
+        print("debian-10k: compared \(compared) encodings, \(mismatches) mismatches")
+    }
+
     /// Throughput on the fixture's Debian descriptions. Runs only with TEMPSCALE_BENCH=1; meaningful in release:
     /// TEMPSCALE_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter TokenizerTests/testThroughput
     func testThroughput() throws {
