@@ -40,6 +40,7 @@ public final class Tokenizer: Sendable {
         rawAddedTokens = AddedTokenMatcher(ordered.filter { !$0.normalized })
         normalizedAddedTokens = AddedTokenMatcher(ordered.filter(\.normalized), normalize: normalizer.map { n in { n.normalize(&$0) } })
         addedTokenText = Dictionary(tokens.map { ($0.id, $0.content) }, uniquingKeysWith: { a, _ in a })
+        // The named pad token, else the usual spellings, else 0 (what HF pads with by default).
         let candidates = [padToken, "[PAD]", "<pad>"].compactMap { $0 }
         padId = candidates.lazy.compactMap { name in tokens.first { $0.content == name }?.id ?? model.vocab[name] }.first ?? 0
         vocabSize = Set(model.vocab.values).union(tokens.map(\.id)).count
@@ -59,7 +60,7 @@ public final class Tokenizer: Sendable {
         let json: JSONValue
         do { json = try JSON.parse(bytes) } catch { throw .invalidJSON(error) }
         guard let modelJSON = json["model"], modelJSON != .null else { throw .badField("model", "is missing") }
-        let modelType = modelJSON["type"]?.stringValue ?? (modelJSON["vocab"]?.objectValue != nil && modelJSON["merges"] == nil ? "WordPiece" : "?")
+        let modelType = modelJSON["type"]?.stringValue ?? "(no type)"
         guard modelType == "WordPiece" else {
             throw .unsupported(component: "model", type: modelType, supported: ["WordPiece"])
         }
@@ -78,13 +79,14 @@ public final class Tokenizer: Sendable {
                                     lstrip: t["lstrip"]?.boolValue ?? false, rstrip: t["rstrip"]?.boolValue ?? false,
                                     normalized: t["normalized"]?.boolValue ?? !special, special: special))
         }
-        // The truncation and padding blocks are ignored: sentence-transformers sets its own.
+        // The truncation and padding settings are ignored (sentence-transformers sets its own); only the pad token is read.
         self.init(normalizer: normalizer, preTokenizer: preTokenizer, model: model, postProcessor: post,
                   addedTokens: added, padToken: json["padding"]?["pad_token"]?.stringValue ?? padToken)
     }
 
     /// Token ids of `text` with the special tokens; at most `maxLength` ids (special tokens included),
     /// cutting the text's tokens from the end, as `tokenizer(text, truncation=True, max_length=…)`.
+    /// The special tokens are always added, so a `maxLength` below their count gives just them.
     public func encode(_ text: String, maxLength: Int?) -> Encoding {
         let scalars = Array(text.unicodeScalars)
         var ids: [Int32] = []
