@@ -56,7 +56,13 @@ build: deps
 $(CACHE)/real/minilm-expected.json $(CACHE)/real/minilm-bin/pytorch_model.bin: $(MINILM)/.complete $(VENV)/.stamp scripts/real_model_expectations.py
 	$(PY) scripts/real_model_expectations.py $(MINILM) $(CACHE)/real
 
-test: deps venv models $(CACHE)/real/minilm-expected.json
+# 10,000 Debian descriptions with the ids the HF tokenizers give them (too big to commit).
+$(CACHE)/tokenizer/debian-10k.jsonl.gz: $(VENV)/.stamp $(MINILM)/.complete $(MPNET)/.complete golden/debian_corpus_ids.py
+	@ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq -o Acquire::Languages=en; }
+	$(PY) golden/debian_corpus_ids.py $(CACHE)/models
+
+test: deps venv models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz
 	swift build -c release --product tempscale
 	@set -o pipefail; swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \
 	status=$$?; scripts/test-summary.sh $(CACHE)/test.log; exit $$status

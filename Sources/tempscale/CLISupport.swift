@@ -25,27 +25,72 @@ func writeStderr(_ s: String) {
     s.withUTF8 { buf in _ = Glibc.write(2, buf.baseAddress, buf.count) }
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
-final class ProgressBar {
+/// A progress bar on stderr, drawn only when stderr is a terminal (and, for counts, only for long jobs).
+final class ProgressBar: @unchecked Sendable {
     let label: String
+    let unit: String
+    let minimum: Int
     let enabled: Bool
     private var lastDrawn = -1
+    private let lock = Lock()
 
-    init(_ label: String) {
+    init(_ label: String, unit: String = "bytes", minimum: Int = 0) {
         self.label = label
+        self.unit = unit
+        self.minimum = minimum
         enabled = isatty(2) != 0
     }
 
     func update(_ done: Int, _ total: Int) {
-        guard enabled, total > 0 else { return }
-        let pct = Int(Double(done) / Double(total) * 100)
-        guard pct != lastDrawn else { return }
-        lastDrawn = pct
-        let width = 30, filled = width * pct / 100
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        writeStderr("\r\(label) [\(bar)] \(pct)% \(formatBytes(done))/\(formatBytes(total))")
-        if done >= total { writeStderr("\n") }
+        guard enabled, total > 0, total >= minimum else { return }
+        lock.withLock {
+            let pct = Int(Double(done) / Double(total) * 100)
+            guard pct != lastDrawn else { return }
+            lastDrawn = pct
+            let width = 30, filled = width * pct / 100
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            let amount = unit == "bytes" ? "\(formatBytes(done))/\(formatBytes(total))" : "\(done)/\(total) \(unit)"
+            writeStderr("\r\(label) [\(bar)] \(pct)% \(amount)")
+            if done >= total { writeStderr("\n") }
+        }
     }
+}
+
+/// Texts from a file or stdin ("-").
+func readTexts(_ path: String) throws -> [String] {
+    let bytes: [UInt8]
+    if path == "-" {
+        var all: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            all += buf[0..<n]
+        }
+        bytes = all
+    } else {
+        let f = try MappedFile(path: path)
+        bytes = Array(f.all)
+    }
+    do { return try TextInput.parse(bytes) } catch { throw FileError(path == "-" ? "stdin" : path, error) }
+}
+
+/// Bytes to a file (temp file + rename) or to stdout.
+func writeOutput(_ bytes: [UInt8], to path: String?, inputs: [String]) throws {
+    guard let path else {
+        bytes.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count {
+                let n = Glibc.write(1, b.baseAddress! + off, b.count - off)
+                if n <= 0 { break }
+                off += n
+            }
+        }
+        return
+    }
+    let w = try AtomicFileWriter(destination: path, force: true, inputs: inputs.filter { $0 != "-" })
+    try w.write(bytes)
+    try w.commit()
 }
 
 extension DType: ExpressibleByArgument {

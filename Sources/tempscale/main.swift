@@ -9,9 +9,11 @@ struct TempScaleCommand: ParsableCommand {
             Examples:
               tempscale inspect models/all-MiniLM-L6-v2
               tempscale convert models/all-MiniLM-L6-v2 -o minilm.tsm --dtype f16
+              echo "A sentence." | tempscale embed minilm.tsm --temperature 0.8
+              tempscale verify minilm.tsm --golden golden/minilm.json.gz
             """,
         version: TempScale.version,
-        subcommands: [Inspect.self, Convert.self]
+        subcommands: [Inspect.self, Convert.self, Embed.self, Tokenize.self, Verify.self]
     )
 }
 

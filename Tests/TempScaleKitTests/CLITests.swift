@@ -13,8 +13,14 @@ final class CLITests: XCTestCase {
         return (candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]).path
     }
 
-    func run(_ args: [String]) throws -> Run {
+    func run(_ args: [String], stdin: String? = nil) throws -> Run {
         let p = Process()
+        if let stdin {
+            let inPipe = Pipe()
+            p.standardInput = inPipe
+            inPipe.fileHandleForWriting.write(Data(stdin.utf8))
+            inPipe.fileHandleForWriting.closeFile()
+        }
         p.executableURL = URL(fileURLWithPath: CLITests.binary)
         p.arguments = args
         let out = Pipe(), err = Pipe()
@@ -76,6 +82,62 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("tempscale: error: \(dir.file("pytorch_model.bin")): pickle: global 'posix.system' is not allowed"), r.stderr)
         XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "one line")
         XCTAssertEqual(dir.listing, ["config.json", "pytorch_model.bin"])
+    }
+
+    func testEmbedReadsLinesOrJSONLAndReportsTruncation() throws {
+        let tiny = Paths.fixture("models/tiny-bert")
+        let r = try run(["embed", tiny], stdin: "hello dogs\n\n" + String(repeating: "word ", count: 100) + "\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        let first = try JSON.parse(String(lines[0]))
+        XCTAssertEqual(first["embedding"]?.arrayValue?.count, 32)
+        XCTAssertEqual(r.stderr, "tempscale: 1 of 3 texts were longer than 48 tokens and were truncated\n")
+        let j = try run(["embed", tiny], stdin: "{\"text\": \"hello dogs\"}\n")
+        let viaJSONL = try JSON.parse(String(j.stdout.split(separator: "\n")[0]))["embedding"]!.arrayValue!.map { $0.doubleValue! }
+        let viaLine = first["embedding"]!.arrayValue!.map { $0.doubleValue! }
+        // Equal up to float summation order (batches pad differently).
+        XCTAssertLessThan(zip(viaJSONL, viaLine).map { abs($0 - $1) }.max()!, 1e-5, "JSONL text embeds like the same line")
+        let dir = TempDir()
+        let n = try run(["embed", tiny, "--input", dir.write("in.txt", "a\nb\n"), "--output", dir.file("e.npy"), "--format", "npy"])
+        XCTAssertEqual(n.status, 0, n.stderr)
+        let npy = readBytes(dir.file("e.npy"))
+        XCTAssertEqual(Array(npy.prefix(6)), [0x93] + Array("NUMPY".utf8))
+        XCTAssertTrue(String(decoding: npy.prefix(128), as: UTF8.self).contains("'shape': (2, 32)"))
+        XCTAssertEqual(npy.count, 128 + 2 * 32 * 4)
+        XCTAssertEqual(dir.listing, ["e.npy", "in.txt"])
+    }
+
+    func testEmbedRefusesBadTemperatures() throws {
+        for t in ["0", "-1", "nan", "inf"] {
+            let r = try run(["embed", Paths.fixture("models/tiny-bert"), "--temperature", t], stdin: "x\n")
+            XCTAssertNotEqual(r.status, 0, t)
+            XCTAssertTrue(r.stderr.contains("temperature"), r.stderr)
+            XCTAssertEqual(r.stdout, "")
+        }
+    }
+
+    func testTokenizeShowsIdsTokensAndTruncation() throws {
+        let r = try run(["tokenize", Paths.fixture("models/tiny-bert"), "--json"], stdin: "Hello dogs!\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try JSON.parse(r.stdout)
+        XCTAssertEqual(j["ids"]?.arrayValue?.compactMap(\.intValue), [2, 54, 57, 75, 72, 3])
+        XCTAssertEqual(j["truncated"]?.boolValue, false)
+        let t = try run(["tokenize", Paths.fixture("models/tiny-bert"), "--max-length", "4"], stdin: "Hello dogs!\n")
+        XCTAssertTrue(t.stdout.contains("[truncated: 6 → 4 tokens]"), t.stdout)
+    }
+
+    func testVerifyPassesOnTheGoldenAndFailsOnAnotherModel() throws {
+        let ok = try run(["verify", Paths.fixture("models/tiny-bert"), "--golden", Paths.package + "/golden/tiny-bert.json.gz"])
+        XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)
+        XCTAssertTrue(ok.stdout.hasSuffix("PASS\n"), ok.stdout)
+        let bad = try run(["verify", Paths.fixture("models/tiny-mpnet"), "--golden", Paths.package + "/golden/tiny-bert.json.gz", "--json"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(try JSON.parse(bad.stdout)["pass"]?.boolValue, false)
+        let missing = try run(["verify", Paths.fixture("models/tiny-bert"), "--golden", Paths.package + "/golden/tiny-bert.json.gz",
+                               "--temperature", "0.7"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("no τ = 0.7"), missing.stderr)
     }
 
     func testHelpShowsExamplesAndBadOptionsAreRejected() throws {

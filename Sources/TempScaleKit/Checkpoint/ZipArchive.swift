@@ -240,11 +240,11 @@ import Glibc
 #endif
 
 /// A tiny mutex (Foundation-free).
-final class Lock: @unchecked Sendable {
+public final class Lock: @unchecked Sendable {
     private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
+    public init() { pthread_mutex_init(&m, nil) }
     deinit { pthread_mutex_destroy(&m) }
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
         pthread_mutex_lock(&m)
         defer { pthread_mutex_unlock(&m) }
         return try body()

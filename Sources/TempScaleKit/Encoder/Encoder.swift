@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// The built-in CPU encoder: token ids → sentence embeddings, with a run-time attention temperature.
 /// Sequences are sorted by length and batched to minimise padding.
@@ -8,11 +9,11 @@ public final class Encoder: @unchecked Sendable {
     public let pooling: SentenceTransformersConfig.Pooling
     public let normalize: Bool
     private let forward: any EncoderForward
-    private let workspace = Workspace()
 
     public struct Options: Sendable {
         public var batchSize = 32
-        /// BLAS threads. Two layers of threads oversubscribe a small machine: this is the only one.
+        /// Worker threads, each running whole batches with single-threaded BLAS (two layers of
+        /// threads would oversubscribe a small machine).
         public var threads = 1
         public init(batchSize: Int = 32, threads: Int = 1) {
             self.batchSize = batchSize
@@ -36,33 +37,70 @@ public final class Encoder: @unchecked Sendable {
 
     /// Embeddings (one row of `dimension` per sequence, in input order) of already-tokenised sequences.
     public func embed(ids sequences: [[Int32]], temperature: Float = 1, padId: Int32 = 0,
-                      progress: ((Int, Int) -> Void)? = nil) -> [[Float]] {
-        openblas_set_num_threads(Int32(max(1, options.threads)))
+                      progress: (@Sendable (Int, Int) -> Void)? = nil) -> [[Float]] {
+        openblas_set_num_threads(1)
+        let batch = max(1, options.batchSize)
         let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count }
-        var out = [[Float]](repeating: [], count: sequences.count)
-        var done = 0
-        for chunkStart in stride(from: 0, to: order.count, by: max(1, options.batchSize)) {
-            let chunk = Array(order[chunkStart..<min(order.count, chunkStart + max(1, options.batchSize))])
-            let lengths = chunk.map { max(1, sequences[$0].count) }
-            let seq = lengths.max()!
-            let shape = BatchShape(batch: chunk.count, seq: seq, lengths: lengths)
-            var ids = [Int32](repeating: padId, count: shape.rows)
-            for (b, i) in chunk.enumerated() {
-                for (s, id) in sequences[i].enumerated() { ids[b * seq + s] = id }
+        let chunks = stride(from: 0, to: order.count, by: batch).map { Array(order[$0..<min(order.count, $0 + batch)]) }
+        let results = ResultBox(count: sequences.count)
+        let workers = max(1, min(options.threads, chunks.count))
+        let next = Counter()
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let workspace = Workspace()
+            while let c = next.take(below: chunks.count) {
+                let rows = embedChunk(chunks[c], sequences, temperature: temperature, padId: padId, workspace: workspace)
+                let done = results.store(zip(chunks[c], rows))
+                progress?(done, sequences.count)
             }
-            let x = workspace.buffer(7, count: shape.rows * dimension)
-            forward.forward(ids: ids, shape: shape, temperature: temperature, workspace: workspace, into: x)
-            for (b, i) in chunk.enumerated() {
-                var v = [Float](repeating: 0, count: dimension)
-                v.withUnsafeMutableBufferPointer { p in
-                    Pooling.pool(x + b * seq * dimension, length: lengths[b], hidden: dimension, mode: pooling, into: p.baseAddress!)
-                    if normalize { Pooling.normalize(p.baseAddress!, count: dimension) }
-                }
-                out[i] = v
-            }
-            done += chunk.count
-            progress?(done, sequences.count)
         }
-        return out
+        return results.rows
+    }
+
+    private func embedChunk(_ chunk: [Int], _ sequences: [[Int32]], temperature: Float, padId: Int32,
+                            workspace: Workspace) -> [[Float]] {
+        let lengths = chunk.map { max(1, sequences[$0].count) }
+        let seq = lengths.max()!
+        let shape = BatchShape(batch: chunk.count, seq: seq, lengths: lengths)
+        var ids = [Int32](repeating: padId, count: shape.rows)
+        for (b, i) in chunk.enumerated() {
+            for (s, id) in sequences[i].enumerated() { ids[b * seq + s] = id }
+        }
+        let x = workspace.buffer(7, count: shape.rows * dimension)
+        forward.forward(ids: ids, shape: shape, temperature: temperature, workspace: workspace, into: x)
+        return (0..<chunk.count).map { b in
+            var v = [Float](repeating: 0, count: dimension)
+            v.withUnsafeMutableBufferPointer { p in
+                Pooling.pool(x + b * seq * dimension, length: lengths[b], hidden: dimension, mode: pooling, into: p.baseAddress!)
+                if normalize { Pooling.normalize(p.baseAddress!, count: dimension) }
+            }
+            return v
+        }
+    }
+}
+
+/// Hands out work items to threads.
+final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = Lock()
+    func take(below limit: Int) -> Int? {
+        lock.withLock {
+            guard value < limit else { return nil }
+            defer { value += 1 }
+            return value
+        }
+    }
+}
+
+/// Collects rows from threads, in input order.
+final class ResultBox: @unchecked Sendable {
+    private(set) var rows: [[Float]]
+    private var done = 0
+    private let lock = Lock()
+    init(count: Int) { rows = [[Float]](repeating: [], count: count) }
+    func store<S: Sequence>(_ items: S) -> Int where S.Element == (Int, [Float]) {
+        lock.withLock {
+            for (i, r) in items { rows[i] = r; done += 1 }
+            return done
+        }
     }
 }

@@ -35,7 +35,7 @@ public enum Verifier {
     /// `temperatures` (golden keys; nil = all), and compares.
     public static func run(encoder: Encoder, golden: GoldenFile, temperatures: [String]?, atol: Float, minCosine: Float,
                            padId: Int32, tokenize: (String) -> [Int32],
-                           progress: ((Int, Int) -> Void)? = nil) -> Verification {
+                           progress: (@Sendable (Int, Int) -> Void)? = nil) -> Verification {
         var mismatches: [Verification.TokenMismatch] = []
         var ids: [[Int32]] = []
         for t in golden.texts {
