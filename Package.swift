@@ -15,8 +15,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
-        // Small C kernels: f16 conversion with F16C when the CPU has it (runtime dispatch, scalar fallback).
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // Small C kernels with runtime CPU dispatch and portable fallbacks: f16 (F16C), SHA-256 (SHA-NI),
+        // GELU and softmax (AVX2 + glibc's vector math).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])], linkerSettings: [.linkedLibrary("mvec")]),
         .target(
             name: "TempScaleKit",
             dependencies: ["CBLAS", "CZlib", "CJSONC", "CKernels"]

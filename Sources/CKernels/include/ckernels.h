@@ -21,6 +21,10 @@ void ts_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t bl
 /// 1 when the CPU has the SHA extensions.
 int ts_has_sha_ni(void);
 
+/// In place: exact (erf) GELU, 0.5·x·(1 + erf(x/√2)).
+void ts_gelu(float *x, size_t n);
+/// In place: softmax of x·inv_tau over n values.
+void ts_softmax_row(float *row, size_t n, float inv_tau);
 /// 1 when the CPU and OS support AVX2 and FMA (the OpenBLAS Haswell kernels).
 int ts_has_avx2_fma(void);
 

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 #if canImport(Glibc)
 import Glibc
@@ -34,8 +35,7 @@ enum Kernels {
 
     /// In place: the exact (erf) GELU, as HF's "gelu".
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let invSqrt2: Float = 0.70710678118654752440
-        for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * invSqrt2)) }
+        ts_gelu(x, count)
     }
 
     /// In place: x += y.
@@ -48,12 +48,7 @@ enum Kernels {
     static func softmaxRows(_ scores: UnsafeMutablePointer<Float>, rows: Int, cols: Int, valid: Int, invTau: Float) {
         for r in 0..<rows {
             let row = scores + r * cols
-            var mx = -Float.infinity
-            for j in 0..<valid { row[j] *= invTau; mx = max(mx, row[j]) }
-            var sum: Float = 0
-            for j in 0..<valid { let e = expf(row[j] - mx); row[j] = e; sum += e }
-            let inv = 1 / sum
-            for j in 0..<valid { row[j] *= inv }
+            ts_softmax_row(row, valid, invTau)
             for j in valid..<cols { row[j] = 0 }
         }
     }
