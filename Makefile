@@ -78,6 +78,12 @@ demo: deps build model
 	@$(BIN) inspect $(OUT)/minilm-f32.tsm
 	@echo; echo "== tempscale inspect $(OUT)/minilm-f16.tsm"
 	@$(BIN) inspect $(OUT)/minilm-f16.tsm
+	@echo; echo "== tempscale embed (three sentences, τ = 1 and τ = 0.8; first 6 values)"
+	@printf 'This is an example sentence.\nEach sentence is converted.\nLength collapse makes long texts look alike.\n' > $(OUT)/sentences.txt
+	@$(BIN) embed $(OUT)/minilm-f32.tsm --input $(OUT)/sentences.txt | cut -c1-110
+	@$(BIN) embed $(OUT)/minilm-f32.tsm --input $(OUT)/sentences.txt --temperature 0.8 | cut -c1-110
+	@echo; echo "== tempscale verify $(OUT)/minilm-f32.tsm against the reference stack's golden"
+	@$(BIN) verify $(OUT)/minilm-f32.tsm --golden golden/minilm.json.gz --show 2 --threads 2
 
 bench: deps build model
 	python3 scripts/bench.py $(BIN) $(MINILM)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CZlib
 
 /// A zip reader for PyTorch checkpoints: central directory (zip64 too), stored entries used in place
@@ -235,18 +238,3 @@ public final class ZipArchive: @unchecked Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// A tiny mutex (Foundation-free).
-public final class Lock: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    public init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return try body()
-    }
-}
