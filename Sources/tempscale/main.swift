@@ -8,12 +8,13 @@ struct TempScaleCommand: ParsableCommand {
         discussion: """
             Examples:
               tempscale inspect models/all-MiniLM-L6-v2
+              tempscale patch models/all-MiniLM-L6-v2 --temperature 0.8 -o minilm-t08.tsm
               tempscale convert models/all-MiniLM-L6-v2 -o minilm.tsm --dtype f16
               echo "A sentence." | tempscale embed minilm.tsm --temperature 0.8
               tempscale verify minilm.tsm --golden golden/minilm.json.gz
             """,
         version: TempScale.version,
-        subcommands: [Inspect.self, Convert.self, Embed.self, Tokenize.self, Verify.self]
+        subcommands: [Inspect.self, Convert.self, Patch.self, Export.self, Embed.self, Tokenize.self, Verify.self]
     )
 }
 

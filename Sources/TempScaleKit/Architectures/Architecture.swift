@@ -14,6 +14,10 @@ public protocol Architecture: Sendable {
     /// Every tensor the base model has, with its shape from the config. `optional` ones (buffers,
     /// the pooler) may be absent.
     var tensorTable: [TensorSpec] { get }
+
+    /// The tensors to scale so that every patched layer's softmax input becomes S/τ — or a refusal
+    /// saying why that cannot be done exactly.
+    func bakeRule(tau: Double, layers: LayerSelection) throws(BakeError) -> BakeRule
 }
 
 public struct ModelDims: Sendable, Equatable {

@@ -121,3 +121,31 @@ extension BertFamily: HasEncoderForward {
             layers: layers, positionOffsetPadding: modelType == "bert" ? nil : padTokenId, weights: w)
     }
 }
+
+// MARK: Baking the temperature
+
+extension BertFamily {
+    /// absolute / relative_key: every term of the score is linear in q, so q's weight and bias × 1/τ.
+    /// relative_key_query adds K·Rᵀ, which q does not touch: q, k and the layer's distance
+    /// embedding each × τ^-½ make every product (QKᵀ, QRᵀ, KRᵀ) scale by 1/τ.
+    public func bakeRule(tau: Double, layers: LayerSelection) throws(BakeError) -> BakeRule {
+        var scales: [BakeRule.Scale] = []
+        let keyQuery = dims.positionEmbedding == "relative_key_query"
+        for l in 0..<dims.layers where layers.contains(l) {
+            let p = "encoder.layer.\(l).attention.self."
+            if keyQuery {
+                let s = 1 / tau.squareRoot()
+                for n in ["query.weight", "query.bias", "key.weight", "key.bias", "distance_embedding.weight"] {
+                    scales.append(.init(tensor: p + n, factor: s))
+                }
+            } else {
+                scales.append(.init(tensor: p + "query.weight", factor: 1 / tau))
+                scales.append(.init(tensor: p + "query.bias", factor: 1 / tau))
+            }
+        }
+        let why = keyQuery
+            ? "relative_key_query: query, key (weight and bias) and distance_embedding × τ^-½ in each patched layer, so QKᵀ, Q·Rᵀ and K·Rᵀ each scale by 1/τ"
+            : "query weight and bias × 1/τ in each patched layer: Q = XWqᵀ + bq scales by 1/τ, and every score term (QKᵀ/√d\(dims.positionEmbedding == "relative_key" ? ", Q·Rᵀ/√d" : "")) is linear in Q"
+        return BakeRule(scales: scales, explanation: why)
+    }
+}

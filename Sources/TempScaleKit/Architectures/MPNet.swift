@@ -124,3 +124,22 @@ extension MPNet: HasEncoderForward {
             buckets: buckets, weights: w)
     }
 }
+
+// MARK: Baking the temperature
+
+extension MPNet {
+    /// Scores are QKᵀ/√d + bias[bucket]: q's weight and bias × 1/τ scale the first term, and the
+    /// relative-attention bias table × 1/τ the second. That table is shared by every layer, so only
+    /// all layers together can be baked exactly.
+    public func bakeRule(tau: Double, layers: LayerSelection) throws(BakeError) -> BakeRule {
+        guard layers.isAll else {
+            throw .notBakeable("MPNet's relative-attention bias is one table shared by every layer; scaling it for some layers would scale it for all (patch all layers, or none)")
+        }
+        var scales = [BakeRule.Scale(tensor: "encoder.relative_attention_bias.weight", factor: 1 / tau)]
+        for l in 0..<dims.layers {
+            scales.append(.init(tensor: "encoder.layer.\(l).attention.attn.q.weight", factor: 1 / tau))
+            scales.append(.init(tensor: "encoder.layer.\(l).attention.attn.q.bias", factor: 1 / tau))
+        }
+        return BakeRule(scales: scales, explanation: "q weight and bias × 1/τ in every layer (QKᵀ/√d scales by 1/τ) and the shared relative_attention_bias table × 1/τ (the position term scales by 1/τ)")
+    }
+}

@@ -45,3 +45,20 @@ public struct T5Encoder: Architecture {
         ])
     }
 }
+
+// MARK: Baking the temperature
+
+extension T5Encoder {
+    /// T5 scores are QKᵀ + position_bias with no 1/√d: q × 1/τ in every block, and the relative
+    /// bias that block 0 owns (and every block reuses) × 1/τ — so only all blocks together.
+    public func bakeRule(tau: Double, layers: LayerSelection) throws(BakeError) -> BakeRule {
+        guard layers.isAll else {
+            throw .notBakeable("T5's relative-attention bias lives in block 0 and is reused by every block; a block subset cannot be baked exactly")
+        }
+        var scales = [BakeRule.Scale(tensor: "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", factor: 1 / tau)]
+        for l in 0..<dims.layers {
+            scales.append(.init(tensor: "encoder.block.\(l).layer.0.SelfAttention.q.weight", factor: 1 / tau))
+        }
+        return BakeRule(scales: scales, explanation: "q weight × 1/τ in every block (QKᵀ scales by 1/τ; T5 has no q bias and no 1/√d) and block 0's relative_attention_bias × 1/τ (the shared position term scales by 1/τ)")
+    }
+}

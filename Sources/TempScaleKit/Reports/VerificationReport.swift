@@ -15,6 +15,8 @@ public struct VerificationReport {
             out += " (reference: torch \(torch), transformers \(t), sentence-transformers \(st))"
         }
         out += "\ntolerances: max abs ≤ \(v.atol), cosine ≥ \(v.minCosine)\n"
+        let baked = v.bakedTemperature
+        if baked != 1 { out += "the model has τ = \(baked) baked in: each golden τ is checked with run-time τ / \(baked)\n" }
         out += "token ids: \(g.texts.count - v.tokenMismatches.count)/\(g.texts.count) identical to the reference\n"
         for m in v.tokenMismatches.prefix(show) {
             out += "  ✗ \(m.id) \"\(Self.preview(m.text))\": expected \(m.expected.count) ids, got \(m.got.count)\n"

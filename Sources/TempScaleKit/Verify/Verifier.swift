@@ -26,13 +26,15 @@ public struct Verification: Sendable {
     public let tokenMismatches: [TokenMismatch]
     public let atol: Float
     public let minCosine: Float
+    public let bakedTemperature: Double
 
     public var passed: Bool { tokenMismatches.isEmpty && temperatures.allSatisfy { $0.passes(atol: atol, minCosine: minCosine) } }
 }
 
 public enum Verifier {
     /// Tokenises every golden text with `tokenize` (our tokenizer), embeds with our ids at each τ in
-    /// `temperatures` (golden keys; nil = all), and compares.
+    /// `temperatures` (golden keys; nil = all), and compares. For a patched model the encoder applies
+    /// only what the weights lack: τ / τ_baked.
     public static func run(encoder: Encoder, golden: GoldenFile, temperatures: [String]?, atol: Float, minCosine: Float,
                            padId: Int32, tokenize: (String) -> [Int32],
                            progress: (@Sendable (Int, Int) -> Void)? = nil) -> Verification {
@@ -46,7 +48,9 @@ public enum Verifier {
         let taus = temperatures ?? golden.temperatures
         var results: [Verification.PerTemperature] = []
         for (k, tau) in taus.enumerated() {
-            let got = encoder.embed(ids: ids, temperature: Float(Double(tau) ?? 1), padId: padId) { done, total in
+            // A patched model already has τ_baked in its weights: the run-time part is τ / τ_baked.
+            let runtime = (Double(tau) ?? 1) / encoder.model.temperature.total
+            let got = encoder.embed(ids: ids, temperature: Float(runtime), padId: padId) { done, total in
                 progress?(k * total + done, taus.count * total)
             }
             var rows: [Verification.Row] = []
@@ -57,7 +61,8 @@ public enum Verifier {
             }
             results.append(.init(tau: tau, rows: rows))
         }
-        return Verification(golden: golden, temperatures: results, tokenMismatches: mismatches, atol: atol, minCosine: minCosine)
+        return Verification(golden: golden, temperatures: results, tokenMismatches: mismatches, atol: atol, minCosine: minCosine,
+                            bakedTemperature: encoder.model.temperature.total)
     }
 
     public static func cosine(_ a: [Float], _ b: [Float]) -> Float {

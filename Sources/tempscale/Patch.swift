@@ -1,0 +1,81 @@
+import ArgumentParser
+import TempScaleKit
+
+struct Patch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bake an attention temperature τ into a model's weights (TempScale), exactly, per architecture.",
+        discussion: """
+            Every patched layer's softmax input becomes S/τ, in any runtime, with no code change:
+            BERT/RoBERTa/XLM-R scale the query projection by 1/τ (relative_key_query: query, key and
+            distance embedding by τ^-½); MPNet also scales its shared relative-position bias; T5 its
+            block-0 position bias. τ < 1 counters length collapse; patching a patched model composes
+            (τ_total = τ₁·τ₂) and the history travels with the model.
+
+            Examples:
+              tempscale patch models/all-MiniLM-L6-v2 --temperature 0.8 -o minilm-t08.tsm
+              tempscale patch models/all-MiniLM-L6-v2 --temperature 0.8 --format hf -o minilm-t08/
+              tempscale patch models/all-MiniLM-L6-v2 -t 0.8 --format gguf --dtype f16 -o minilm-t08.gguf
+              tempscale patch bert-base/ -t 0.7 --layers 6-11 -o bert-late.tsm
+            """
+    )
+
+    @Argument(help: "Model folder, weight file or .tsm file.") var model: String
+    @Option(name: .shortAndLong, help: "Temperature τ > 0 (the paper searches 0.5 – 0.9).") var temperature: Double
+    @Option(name: .shortAndLong, help: "Output file (native, gguf) or folder (hf).") var output: String
+    @Option(help: "Output format: native, hf or gguf.") var format: OutputFormat = .native
+    @Option(help: "Layers to patch: all, or indices and ranges like 0-5,8.") var layers = "all"
+    @Option(help: "Storage type: f32, f16, bf16 or q8 (native only); default f32 (native) / source type (hf).")
+    var dtype: DType?
+    @Flag(help: "Replace the output if it exists.") var force = false
+
+    func validate() throws {
+        guard temperature.isFinite, temperature > 0 else {
+            throw ValidationError("--temperature must be a finite number > 0 (got \(temperature))")
+        }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let source = try ModelLoader.open(model)
+            let selection: LayerSelection
+            do { selection = try LayerSelection(parsing: layers, layerCount: source.architecture.dims.layers) } catch let e as BakeError {
+                throw FileError(model, e)
+            }
+            let result = try Patcher.patch(source, tau: temperature, layers: selection)
+            for w in result.warnings { printWarning(w) }
+            let bar = ProgressBar("patch")
+            print(try ModelWriter.write(result.model, format: format, to: output, dtype: dtype, force: force, progress: bar.update))
+            print("baked τ = \(temperature) into layers \(selection) (τ_total = \(result.model.temperature.total)): \(result.rule.explanation)")
+        }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export a model (patched or not) for another runtime: an HF folder or GGUF for llama.cpp.",
+        discussion: """
+            hf: model.safetensors, config.json (with the temperature history), the tokenizer files and
+            the sentence-transformers modules — AutoModel and SentenceTransformer load it unchanged.
+            gguf: llama.cpp's bert architecture (BERT family; llama.cpp has no MPNet).
+
+            Examples:
+              tempscale export minilm-t08.tsm --to hf -o minilm-t08/
+              tempscale export minilm-t08.tsm --to gguf --dtype f16 -o minilm-t08.gguf
+            """
+    )
+
+    @Argument(help: "Model folder, weight file or .tsm file.") var model: String
+    @Option(help: "Target: hf or gguf.") var to: OutputFormat
+    @Option(name: .shortAndLong, help: "Output folder (hf) or file (gguf).") var output: String
+    @Option(help: "f32 or f16 (hf also bf16).") var dtype: DType?
+    @Flag(help: "Replace the output if it exists.") var force = false
+
+    func run() throws {
+        try runReportingErrors {
+            let source = try ModelLoader.open(model)
+            print(try ModelWriter.write(source, format: to, to: output, dtype: dtype, force: force))
+        }
+    }
+}
+
+extension OutputFormat: ExpressibleByArgument {}
