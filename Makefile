@@ -64,7 +64,8 @@ $(CACHE)/tokenizer/debian-10k.jsonl.gz: $(VENV)/.stamp $(MINILM)/.complete $(MPN
 
 test: deps venv models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz
 	swift build -c release --product tempscale
-	@set -o pipefail; swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \
+	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
+	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \
 	status=$$?; scripts/test-summary.sh $(CACHE)/test.log; exit $$status
 
 demo: deps build model

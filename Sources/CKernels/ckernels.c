@@ -129,3 +129,13 @@ int ts_has_avx2_fma(void) {
     return 0;
 #endif
 }
+
+int ts_has_avx512_skx(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}

@@ -4,7 +4,7 @@ import XCTest
 
 /// The `tempscale` binary end to end: output, exit codes, one-line errors, no partial files.
 final class CLITests: XCTestCase {
-    struct Run { let status: Int32; let stdout: String; let stderr: String }
+    typealias Run = CLIRun
 
     static var binary: String {
         // The test bundle sits beside the products of the same build (.build/<triple>/<config>/).
@@ -13,24 +13,7 @@ final class CLITests: XCTestCase {
         return (candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]).path
     }
 
-    func run(_ args: [String], stdin: String? = nil) throws -> Run {
-        let p = Process()
-        if let stdin {
-            let inPipe = Pipe()
-            p.standardInput = inPipe
-            inPipe.fileHandleForWriting.write(Data(stdin.utf8))
-            inPipe.fileHandleForWriting.closeFile()
-        }
-        p.executableURL = URL(fileURLWithPath: CLITests.binary)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    func run(_ args: [String], stdin: String? = nil) throws -> Run { try runCLI(args, stdin: stdin) }
 
     func testInspectDescribesAModel() throws {
         let r = try run(["inspect", Paths.fixture("models/tiny-bert")])
@@ -188,3 +171,26 @@ final class SpecConformanceTests: XCTestCase {
         }
     }
 }
+
+struct CLIRun { let status: Int32; let stdout: String; let stderr: String }
+
+/// Runs the built `tempscale` binary and collects its exit status and output.
+func runCLI(_ args: [String], stdin: String? = nil) throws -> CLIRun {
+    let p = Process()
+    if let stdin {
+        let inPipe = Pipe()
+        p.standardInput = inPipe
+        inPipe.fileHandleForWriting.write(Data(stdin.utf8))
+        inPipe.fileHandleForWriting.closeFile()
+    }
+    p.executableURL = URL(fileURLWithPath: CLITests.binary)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return CLIRun(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+

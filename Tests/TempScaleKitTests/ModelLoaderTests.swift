@@ -60,7 +60,7 @@ final class ModelLoaderTests: XCTestCase {
             XCTAssertEqual(m.files[f], readBytes(Paths.fixture("models/tiny-bert/" + f)), f)
         }
         XCTAssertEqual(m.tokenizerKind, "WordPiece")
-        let plain = try ModelLoader.open(Paths.fixture("models/tiny-mpnet"))
+        let plain = try ModelLoader.open(Paths.fixture("models/tiny-roberta"))
         XCTAssertNil(plain.sentenceTransformers.pooling)
     }
 

@@ -25,6 +25,8 @@ int ts_has_sha_ni(void);
 void ts_gelu(float *x, size_t n);
 /// In place: softmax of x·inv_tau over n values.
 void ts_softmax_row(float *row, size_t n, float inv_tau);
+/// 1 when the CPU has the AVX-512 subsets of OpenBLAS's SkylakeX kernels (F, BW, DQ, VL).
+int ts_has_avx512_skx(void);
 /// 1 when the CPU and OS support AVX2 and FMA (the OpenBLAS Haswell kernels).
 int ts_has_avx2_fma(void);
 

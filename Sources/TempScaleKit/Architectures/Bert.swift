@@ -83,7 +83,7 @@ extension BertFamily: HasEncoderForward {
         let weights: WeightStore
 
         func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, into x: UnsafeMutablePointer<Float>) {
-            let positions = positionOffsetPadding.map { offsetPositions(shape, padding: $0) }
+            let positions = positionOffsetPadding.map { offsetPositions(ids: ids, shape, padding: $0) }
                 ?? (0..<shape.rows).map { $0 % shape.seq }
             embedTokens(ids: ids, positions: positions, word: word, position: position, typeRow: typeRow, hidden: hidden,
                         gamma: ln0g, beta: ln0b, eps: dims.eps, into: x)

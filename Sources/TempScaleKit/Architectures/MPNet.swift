@@ -71,7 +71,7 @@ extension MPNet: HasEncoderForward {
         let weights: WeightStore
 
         func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, into x: UnsafeMutablePointer<Float>) {
-            embedTokens(ids: ids, positions: offsetPositions(shape, padding: padding), word: word, position: position,
+            embedTokens(ids: ids, positions: offsetPositions(ids: ids, shape, padding: padding), word: word, position: position,
                         typeRow: nil, hidden: hidden, gamma: ln0g, beta: ln0b, eps: dims.eps, into: x)
             // bias[head, i, j] = relative_attention_bias[bucket(j − i), head], shared by every layer.
             let s = shape.seq

@@ -34,9 +34,17 @@ func embedTokens(ids: [Int32], positions: [Int], word: UnsafePointer<Float>, pos
     Kernels.layerNorm(x, rows: ids.count, width: h, gamma: gamma, beta: beta, eps: eps)
 }
 
-/// RoBERTa/XLM-R/MPNet positions: real tokens count from padding_idx + 1, padding sits at padding_idx.
-func offsetPositions(_ shape: BatchShape, padding: Int) -> [Int] {
+/// RoBERTa/XLM-R/MPNet positions, as HF's create_position_ids_from_input_ids: tokens that are not
+/// the pad id count from padding_idx + 1; pad ids — padding, but also a literal "<pad>" in the text —
+/// sit at padding_idx and are not counted.
+func offsetPositions(ids: [Int32], _ shape: BatchShape, padding: Int) -> [Int] {
     var out = [Int](repeating: padding, count: shape.rows)
-    for b in 0..<shape.batch { for s in 0..<shape.lengths[b] { out[b * shape.seq + s] = padding + 1 + s } }
+    for b in 0..<shape.batch {
+        var count = 0
+        for s in 0..<shape.lengths[b] where ids[b * shape.seq + s] != Int32(padding) {
+            count += 1
+            out[b * shape.seq + s] = padding + count
+        }
+    }
     return out
 }

@@ -71,6 +71,12 @@ public struct GoldenFile: Sendable {
                           temperatures: keys, reference: reference, texts: texts)
     }
 
+    /// The same golden with only its first `n` texts.
+    public func prefix(_ n: Int) -> GoldenFile {
+        GoldenFile(path: path, modelName: modelName, weightsSHA256: weightsSHA256, maxSeqLength: maxSeqLength, dimension: dimension,
+                   temperatures: temperatures, reference: reference, texts: Array(texts.prefix(n)))
+    }
+
     /// The key a temperature has in a golden file: "1.0", "0.8", "0.5".
     public static func tauKey(_ tau: Double) -> String {
         let s = "\(tau)"
