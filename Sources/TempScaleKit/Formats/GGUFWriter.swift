@@ -275,8 +275,10 @@ public enum GGUF {
                 ("tokenizer.ggml.unknown_token_id", tokenizer.model.unkId),
                 ("tokenizer.ggml.padding_token_id", tokenizer.padId),
             ]
-            let maskName = (try? model.files["tokenizer_config.json"].map { try JSON.parse($0) })??["mask_token"]?.stringValue
-            if let mask = tokenizer.id(for: maskName ?? "[MASK]") {
+            // tokenizer_config.json names the mask token as a string or as an added-token object.
+            let config = (try? model.files["tokenizer_config.json"].map { try JSON.parse($0) }) ?? nil
+            let maskName = config?["mask_token"]?.stringValue ?? config?["mask_token"]?["content"]?.stringValue ?? "[MASK]"
+            if let mask = tokenizer.id(for: maskName) {
                 specialIds.append(("tokenizer.ggml.mask_token_id", mask))
             }
         }
