@@ -154,8 +154,10 @@ final class GGUFTests: XCTestCase {
         XCTAssertEqual(status, 0, r.serialized(), file: file, line: line)
         XCTAssertEqual(r["pooling_type"]?.intValue, 1, "mean pooling read from the file", file: file, line: line)
         XCTAssertGreaterThanOrEqual(worst, 0.9999, file: file, line: line)
-        // reference-notes §8: llama.cpp's WordPiece differs from HF's on a few texts only.
-        XCTAssertGreaterThan(r["compared"]?.intValue ?? 0, 250, file: file, line: line)
+        // reference-notes §8: llama.cpp's WordPiece differs from HF's on a few texts only (≈1 %).
+        let texts = r["texts"]?.intValue ?? 0
+        XCTAssertGreaterThan(texts, 100, file: file, line: line)
+        XCTAssertLessThanOrEqual(r["set_aside"]?.intValue ?? texts, texts / 10, file: file, line: line)
     }
 
     func testMiniLMInLlamaCppMatchesTheGoldenAtTau1() throws {
