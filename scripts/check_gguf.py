@@ -5,13 +5,14 @@
       gguf-py's GGUFReader: every key (arrays as their length, type and first items) and every tensor
       (type, ggml dims, numpy shape = torch order, sha256 of its values as little-endian f32).
 
-  check_gguf.py llama FILE GOLDEN [--tau 1.0] [--min-cosine 0.9999]
+  check_gguf.py llama FILE GOLDEN [--tau 1.0] [--min-cosine 0.9999] [--max-ids N]
       llama-cpp-python loads FILE (embedding=True, pooling from the file). For each golden text,
       llama.cpp's ids (truncated as sentence-transformers truncates: the first max_seq_length-1
       ids, then the separator) are compared to the golden's ids; only texts tokenized identically
       are embedded and compared by cosine to the golden embedding at τ. The others are set aside
       and counted (llama.cpp's WordPiece differs from HF on >100-character words and literal
-      [CLS]/[SEP]/… in the text). Exit status 1 if the worst cosine is below --min-cosine.
+      [CLS]/[SEP]/… in the text). --max-ids N leaves out (and counts as "long") the golden texts of
+      more than N ids, to keep a run short. Exit status 1 if the worst cosine is below --min-cosine.
 """
 import argparse
 import base64
@@ -60,7 +61,7 @@ def load_golden(path):
     return json.loads(data)
 
 
-def llama_embeddings(path, golden_path, tau, min_cosine):
+def llama_embeddings(path, golden_path, tau, min_cosine, max_ids=None):
     import llama_cpp
     from llama_cpp import Llama
 
@@ -84,9 +85,12 @@ def llama_embeddings(path, golden_path, tau, min_cosine):
         llm._batch.reset()
         return v
 
-    compared, set_aside, cosines = 0, [], []
+    compared, set_aside, long, cosines = 0, [], 0, []
     worst = (2.0, None)
     for t in golden["texts"]:
+        if max_ids is not None and len(t["ids"]) > max_ids:
+            long += 1
+            continue
         ids = llm.tokenize(t["text"].encode("utf-8"), add_bos=True, special=False)
         if len(ids) > max_len:
             ids = ids[: max_len - 1] + ids[-1:]
@@ -103,7 +107,7 @@ def llama_embeddings(path, golden_path, tau, min_cosine):
     result = {
         "model": path, "tau": float(tau), "pooling_type": int(llm.pooling_type()), "n_embd": n_embd,
         "texts": len(golden["texts"]), "compared": compared, "set_aside": len(set_aside),
-        "set_aside_ids": set_aside, "worst_cosine": worst[0], "worst_id": worst[1],
+        "set_aside_ids": set_aside, "long": long, "worst_cosine": worst[0], "worst_id": worst[1],
         "mean_cosine": float(np.mean(cosines)) if cosines else None, "min_cosine": min_cosine,
         "llama_cpp_python": llama_cpp.__version__,
     }
@@ -121,12 +125,13 @@ def main():
     l.add_argument("golden")
     l.add_argument("--tau", type=float, default=1.0)
     l.add_argument("--min-cosine", type=float, default=0.9999)
+    l.add_argument("--max-ids", type=int, default=None)
     a = p.parse_args()
     if a.cmd == "read":
         out = read(a.file)
         ok = True
     else:
-        out = llama_embeddings(a.file, a.golden, a.tau, a.min_cosine)
+        out = llama_embeddings(a.file, a.golden, a.tau, a.min_cosine, a.max_ids)
         ok = out["ok"]
     json.dump(out, sys.stdout, default=lambda o: o.item() if hasattr(o, "item") else str(o))
     sys.stdout.write("\n")

@@ -143,21 +143,25 @@ final class GGUFTests: XCTestCase {
 
     // MARK: (b) llama.cpp's embeddings
 
-    func assertLlamaMatchesGolden(_ model: Model, tau: Double, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// `maxIds` leaves out the longer golden texts (llama.cpp's portable CPU build takes ~1 s for 256 ids).
+    func assertLlamaMatchesGolden(_ model: Model, tau: Double, maxIds: Int? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = TempDir()
         let (path, _) = try write(model, .f32, in: dir)
-        let (status, r) = try check(["llama", path, Self.minilmGolden, "--tau", "\(tau)", "--min-cosine", "0.9999"])
+        let (status, r) = try check(["llama", path, Self.minilmGolden, "--tau", "\(tau)", "--min-cosine", "0.9999"]
+                                    + (maxIds.map { ["--max-ids", "\($0)"] } ?? []))
         let worst = r["worst_cosine"]?.doubleValue ?? 0
-        print("GGUF llama.cpp vs golden τ=\(tau): compared \(r["compared"]?.intValue ?? -1) of \(r["texts"]?.intValue ?? -1), "
+        print("GGUF llama.cpp vs golden τ=\(tau): compared \(r["compared"]?.intValue ?? -1) of \(r["texts"]?.intValue ?? -1) "
+              + "(\(r["long"]?.intValue ?? 0) longer than --max-ids left out), "
               + "set aside \(r["set_aside"]?.intValue ?? -1) \(r["set_aside_ids"]?.serialized() ?? ""), "
               + "worst cosine \(worst) (\(r["worst_id"]?.stringValue ?? "?")), mean \(r["mean_cosine"]?.doubleValue ?? 0)")
         XCTAssertEqual(status, 0, r.serialized(), file: file, line: line)
         XCTAssertEqual(r["pooling_type"]?.intValue, 1, "mean pooling read from the file", file: file, line: line)
         XCTAssertGreaterThanOrEqual(worst, 0.9999, file: file, line: line)
-        // reference-notes §8: llama.cpp's WordPiece differs from HF's on a few texts only (≈1 %).
+        // llama.cpp's WordPiece differs from HF's on a few texts only (reference-notes §8; on the MiniLM golden: 6 of 123).
         let texts = r["texts"]?.intValue ?? 0
         XCTAssertGreaterThan(texts, 100, file: file, line: line)
         XCTAssertLessThanOrEqual(r["set_aside"]?.intValue ?? texts, texts / 10, file: file, line: line)
+        XCTAssertGreaterThan(r["compared"]?.intValue ?? 0, maxIds == nil ? texts * 9 / 10 : 20, file: file, line: line)
     }
 
     func testMiniLMInLlamaCppMatchesTheGoldenAtTau1() throws {
@@ -174,7 +178,7 @@ final class GGUFTests: XCTestCase {
             return t.toFloat32().map { $0 / Float(tau) }.withUnsafeBufferPointer { Tensor.float32(name: t.name, shape: t.shape, values: $0) }
         }
         model.temperature = TemperatureHistory(steps: [.init(tau: tau, layers: "all", tool: "GGUFTests")])
-        try assertLlamaMatchesGolden(model, tau: tau)
+        try assertLlamaMatchesGolden(model, tau: tau, maxIds: 64)
     }
 
     // MARK: (c) refusals write nothing
