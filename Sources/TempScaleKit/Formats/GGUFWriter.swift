@@ -23,6 +23,7 @@ public enum GGUF {
 
     public enum Error: ReasonError, Equatable {
         case noLlamaArchitecture(String)
+        case familyNotExported(String)
         case unsupportedTargetDType(String)
         case unsupportedPooling(String)
         case unsupportedActivation(String)
@@ -36,6 +37,8 @@ public enum GGUF {
         public var description: String {
             switch self {
             case .noLlamaArchitecture(let name): return "gguf: llama.cpp has no \(name) architecture; export to hf or native instead"
+            case .familyNotExported(let family):
+                return "gguf: only BERT-family models are exported to GGUF (llama.cpp's bert architecture), not \(family); export to hf or native instead"
             case .unsupportedTargetDType(let d): return "gguf: dtype \(d) is not written; use f32 or f16"
             case .unsupportedPooling(let p):
                 return "gguf: llama.cpp pools by mean, cls or last token; this model pools by '\(p)', which llama.cpp would silently replace"
@@ -58,7 +61,7 @@ public enum GGUF {
     public static func write(_ model: Model, to path: String, dtype: DType, force: Bool) throws -> WriteReport {
         guard dtype == .f32 || dtype == .f16 else { throw FileError(path, Error.unsupportedTargetDType(dtype.name)) }
         guard let bert = model.architecture as? BertFamily else {
-            throw FileError(path, Error.noLlamaArchitecture(displayName(family: model.family)))
+            throw FileError(path, model.family == MPNet.family ? Error.noLlamaArchitecture("MPNet") : Error.familyNotExported(model.family))
         }
         let plan: Plan
         do { plan = try Plan(model, bert, dtype: dtype) } catch { throw FileError(path, error) }
@@ -99,14 +102,6 @@ public enum GGUF {
     }
 
     static func align(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
-
-    static func displayName(family: String) -> String {
-        switch family {
-        case MPNet.family: return "MPNet"
-        case T5Encoder.family: return "T5-encoder (tempscale exports only BERT-family models to GGUF)"
-        default: return family
-        }
-    }
 
     /// ggml tensor types (ggml.h `enum ggml_type`).
     enum GGMLType {
