@@ -40,6 +40,11 @@ $(VENV)/.stamp: golden/requirements.txt
 
 venv: $(VENV)/.stamp
 
+# llama.cpp's tools for the GGUF tests (llama-cpp-python builds llama.cpp from source once; pip caches the wheel).
+$(VENV)/.gguf-stamp: $(VENV)/.stamp scripts/gguf-requirements.txt
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install -q --disable-pip-version-check -r scripts/gguf-requirements.txt
+	touch $@
+
 model: $(MINILM)/.complete
 models: $(MINILM)/.complete $(MPNET)/.complete
 
@@ -62,7 +67,7 @@ $(CACHE)/tokenizer/debian-10k.jsonl.gz: $(VENV)/.stamp $(MINILM)/.complete $(MPN
 	  $$SUDO apt-get update -qq -o Acquire::Languages=en; }
 	$(PY) golden/debian_corpus_ids.py $(CACHE)/models
 
-test: deps venv models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz
+test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz
 	swift build -c release --product tempscale
 	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \

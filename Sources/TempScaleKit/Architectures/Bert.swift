@@ -149,3 +149,65 @@ extension BertFamily {
         return BakeRule(scales: scales, explanation: why)
     }
 }
+
+// MARK: GGUF names (llama.cpp `bert` architecture)
+
+extension BertFamily {
+    /// How a tensor is stored in a GGUF file: weight matrices in the file's dtype; vectors, the position and
+    /// token-type embeddings always f32 (llama.cpp's converter keeps them f32, and its kernels expect that).
+    enum GGUFStorage: Sendable { case fileDType, f32 }
+
+    struct GGUFName: Sendable {
+        let hf: String
+        let gguf: String
+        let storage: GGUFStorage
+        init(_ hf: String, _ gguf: String, _ storage: GGUFStorage) {
+            self.hf = hf
+            self.gguf = gguf
+            self.storage = storage
+        }
+    }
+
+    /// HF tensor name → llama.cpp tensor name, from llama.cpp's `tensor_mapping.py` rows for BERT.
+    /// Tensors not listed are not exported: `embeddings.position_ids`, `embeddings.token_type_ids`, `pooler.*`.
+    static let ggufEmbeddingNames: [GGUFName] = [
+        GGUFName("embeddings.word_embeddings.weight",       "token_embd.weight",      .fileDType),
+        GGUFName("embeddings.position_embeddings.weight",   "position_embd.weight",   .f32),
+        GGUFName("embeddings.token_type_embeddings.weight", "token_types.weight",     .f32),
+        GGUFName("embeddings.LayerNorm.weight",             "token_embd_norm.weight", .f32),
+        GGUFName("embeddings.LayerNorm.bias",               "token_embd_norm.bias",   .f32),
+    ]
+
+    /// Per layer; `{L}` is the layer index.
+    static let ggufLayerNames: [GGUFName] = [
+        GGUFName("encoder.layer.{L}.attention.self.query.weight",        "blk.{L}.attn_q.weight",             .fileDType),
+        GGUFName("encoder.layer.{L}.attention.self.query.bias",          "blk.{L}.attn_q.bias",               .f32),
+        GGUFName("encoder.layer.{L}.attention.self.key.weight",          "blk.{L}.attn_k.weight",             .fileDType),
+        GGUFName("encoder.layer.{L}.attention.self.key.bias",            "blk.{L}.attn_k.bias",               .f32),
+        GGUFName("encoder.layer.{L}.attention.self.value.weight",        "blk.{L}.attn_v.weight",             .fileDType),
+        GGUFName("encoder.layer.{L}.attention.self.value.bias",          "blk.{L}.attn_v.bias",               .f32),
+        GGUFName("encoder.layer.{L}.attention.output.dense.weight",      "blk.{L}.attn_output.weight",        .fileDType),
+        GGUFName("encoder.layer.{L}.attention.output.dense.bias",        "blk.{L}.attn_output.bias",          .f32),
+        GGUFName("encoder.layer.{L}.attention.output.LayerNorm.weight",  "blk.{L}.attn_output_norm.weight",   .f32),
+        GGUFName("encoder.layer.{L}.attention.output.LayerNorm.bias",    "blk.{L}.attn_output_norm.bias",     .f32),
+        GGUFName("encoder.layer.{L}.intermediate.dense.weight",          "blk.{L}.ffn_up.weight",             .fileDType),
+        GGUFName("encoder.layer.{L}.intermediate.dense.bias",            "blk.{L}.ffn_up.bias",               .f32),
+        GGUFName("encoder.layer.{L}.output.dense.weight",                "blk.{L}.ffn_down.weight",           .fileDType),
+        GGUFName("encoder.layer.{L}.output.dense.bias",                  "blk.{L}.ffn_down.bias",             .f32),
+        GGUFName("encoder.layer.{L}.output.LayerNorm.weight",            "blk.{L}.layer_output_norm.weight",  .f32),
+        GGUFName("encoder.layer.{L}.output.LayerNorm.bias",              "blk.{L}.layer_output_norm.bias",    .f32),
+    ]
+
+    /// The table expanded for this model's layers, embeddings first.
+    var ggufNames: [GGUFName] {
+        Self.ggufEmbeddingNames + (0..<dims.layers).flatMap { l in
+            Self.ggufLayerNames.map {
+                GGUFName($0.hf.replacing("{L}", with: String(l)), $0.gguf.replacing("{L}", with: String(l)), $0.storage)
+            }
+        }
+    }
+
+    /// RoBERTa and XLM-R number positions from pad_token_id + 1; llama.cpp numbers them from 0, so a GGUF
+    /// file holds the position table without its first pad_token_id + 1 rows.
+    var ggufPositionRowsDropped: Int { modelType == "bert" ? 0 : padTokenId + 1 }
+}

@@ -26,7 +26,9 @@ public enum ModelWriter {
             let dropped = r.dropped.isEmpty ? "" : "; left out \(r.dropped.count) tensors outside the base model (\(r.dropped.prefix(3).joined(separator: ", "))\(r.dropped.count > 3 ? ", …" : ""))"
             return "wrote \(r.path)/: \(r.tensors) tensors in model.safetensors, \(r.files.count) files\(dropped)"
         case .gguf:
-            return try writeGGUF(model, to: path, dtype: dtype, force: force)
+            let r = try GGUF.write(model, to: path, dtype: dtype ?? .f32, force: force)
+            let kinds = r.dtypes.keys.sorted().map { "\($0) \(r.dtypes[$0]!)" }.joined(separator: ", ")
+            return "wrote \(r.path): \(formatBytes(r.bytes)), \(r.tensors) tensors (\(kinds)), \(r.keys.count) metadata keys"
         }
     }
 }

@@ -34,8 +34,7 @@ extension NativeFormat {
         guard [.f32, .f16, .bf16, .q8].contains(options.dtype) else {
             throw FileError(path, Error.unsupportedTargetDType(options.dtype.name))
         }
-        let inputs = model.sources.map { model.sourceKind == .native ? model.path : join(sourceFolder(model), $0.path) }
-        let out = try AtomicFileWriter(destination: path, force: options.force, inputs: inputs + [model.path])
+        let out = try AtomicFileWriter(destination: path, force: options.force, inputs: inputPaths(model))
         let sources = try sourcesWithDigests(model)
         let header = headerJSON(model, dtype: options.dtype, sources: sources)
         let headerBytes = Array(header.serialized().utf8)
@@ -88,6 +87,11 @@ extension NativeFormat {
     }
 
     static func sourceFolder(_ model: Model) -> String { isDirectory(model.path) ? model.path : parentDirectory(model.path) }
+
+    /// Every file the model was read from (and its folder), none of which a writer may replace.
+    static func inputPaths(_ model: Model) -> [String] {
+        model.sources.map { model.sourceKind == .native ? model.path : join(sourceFolder(model), $0.path) } + [model.path]
+    }
 
     /// Source files with their sha256 (computed here for HF inputs; a native input carries its own).
     static func sourcesWithDigests(_ model: Model) throws -> [SourceFile] {

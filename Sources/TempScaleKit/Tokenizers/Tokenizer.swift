@@ -20,6 +20,8 @@ public final class Tokenizer: Sendable {
     private let normalizedAddedTokens: AddedTokenMatcher
     /// Added tokens' text by id (for the Encoding's token list).
     private let addedTokenText: [Int32: String]
+    /// The added tokens with the ids HF gives them (the GGUF writer types them CONTROL or USER_DEFINED).
+    let addedTokens: [AddedToken]
     public let padId: Int32
     public let vocabSize: Int
 
@@ -40,6 +42,7 @@ public final class Tokenizer: Sendable {
         rawAddedTokens = AddedTokenMatcher(ordered.filter { !$0.normalized })
         normalizedAddedTokens = AddedTokenMatcher(ordered.filter(\.normalized), normalize: normalizer.map { n in { n.normalize(&$0) } })
         addedTokenText = Dictionary(tokens.map { ($0.id, $0.content) }, uniquingKeysWith: { a, _ in a })
+        self.addedTokens = tokens
         // The named pad token, else the usual spellings, else 0 (what HF pads with by default).
         let candidates = [padToken, "[PAD]", "<pad>"].compactMap { $0 }
         padId = candidates.lazy.compactMap { name in tokens.first { $0.content == name }?.id ?? model.vocab[name] }.first ?? 0

@@ -1,0 +1,335 @@
+/// GGUF v3 for llama.cpp's `bert` architecture (ggml `docs/gguf.md`; keys from llama.cpp `gguf-py/gguf/constants.py`).
+///
+/// Layout: magic `GGUF`, version 3, tensor count (u64), key count (u64), the key/value pairs, the tensor infos
+/// (name, dims innermost first, ggml type, offset into the data), zero padding to `alignment`, then the
+/// tensor data, each tensor starting at a multiple of `alignment`. All integers little-endian.
+///
+/// τ reaches llama.cpp only through the weights: its BERT graph hard-codes 1/√d and reads no attention-scale
+/// key, so the model's baked `attn_q` is what carries the temperature. `tempscale.*` keys record it.
+public enum GGUF {
+    public static let version: UInt32 = 3
+    public static let alignment = 32
+
+    public struct WriteReport: Sendable {
+        public let path: String
+        public let bytes: Int
+        public let tensors: Int
+        /// The metadata keys written, in file order.
+        public let keys: [String]
+        public let dtypes: [String: Int]
+        /// Model tensors left out (position_ids, token_type_ids, the pooler: llama.cpp's graph does not use them).
+        public let skipped: [String]
+    }
+
+    public enum Error: ReasonError, Equatable {
+        case noLlamaArchitecture(String)
+        case familyNotExported(String)
+        case unsupportedTargetDType(String)
+        case unsupportedPooling(String)
+        case unsupportedActivation(String)
+        case unsupportedPositions(String)
+        case tokenizerNotWordPiece(String)
+        case noSpecialToken(String)
+        case vocabularyLargerThanEmbeddings(tokenizer: Int, embeddings: Int)
+        case missingTensor(String)
+        case tooManyPositionRowsDropped(Int, rows: Int)
+
+        public var description: String {
+            switch self {
+            case .noLlamaArchitecture(let name): return "gguf: llama.cpp has no \(name) architecture; export to hf or native instead"
+            case .familyNotExported(let family):
+                return "gguf: only BERT-family models are exported to GGUF (llama.cpp's bert architecture), not \(family); export to hf or native instead"
+            case .unsupportedTargetDType(let d): return "gguf: dtype \(d) is not written; use f32 or f16"
+            case .unsupportedPooling(let p):
+                return "gguf: llama.cpp pools by mean, cls or last token; this model pools by '\(p)', which llama.cpp would silently replace"
+            case .unsupportedActivation(let a): return "gguf: llama.cpp's bert graph computes GELU; config.json hidden_act is '\(a)'"
+            case .unsupportedPositions(let p): return "gguf: llama.cpp's bert graph has absolute positions only; config.json position_embedding_type is '\(p)'"
+            case .tokenizerNotWordPiece(let k):
+                return "gguf: llama.cpp's bert tokenizer is WordPiece; this model's tokenizer is \(k) (BPE and SentencePiece vocabularies are not exported)"
+            case .noSpecialToken(let role): return "gguf: the tokenizer has no \(role) token, which llama.cpp adds to every input"
+            case .vocabularyLargerThanEmbeddings(let t, let e):
+                return "gguf: the tokenizer has ids up to \(t - 1) but the word embeddings have \(e) rows"
+            case .missingTensor(let n): return "gguf: tensor '\(n)' is missing"
+            case .tooManyPositionRowsDropped(let n, let rows):
+                return "gguf: dropping pad_token_id + 1 = \(n) position rows leaves none of \(rows)"
+            }
+        }
+    }
+
+    /// Writes `model` as GGUF. Everything is checked before the output is opened, so a refused model writes nothing;
+    /// tensors then stream out one at a time into a temp file renamed into place on success.
+    public static func write(_ model: Model, to path: String, dtype: DType, force: Bool) throws -> WriteReport {
+        guard dtype == .f32 || dtype == .f16 else { throw FileError(path, Error.unsupportedTargetDType(dtype.name)) }
+        guard let bert = model.architecture as? BertFamily else {
+            throw FileError(path, model.family == MPNet.family ? Error.noLlamaArchitecture("MPNet") : Error.familyNotExported(model.family))
+        }
+        let plan: Plan
+        do { plan = try Plan(model, bert, dtype: dtype) } catch { throw FileError(path, error) }
+
+        var header = Encoder()
+        header.u32(0x4655_4747)  // "GGUF"
+        header.u32(version)
+        header.u64(UInt64(plan.tensors.count))
+        header.u64(UInt64(plan.metadata.count))
+        for (key, value) in plan.metadata { header.keyValue(key, value) }
+        var offset = 0
+        for t in plan.tensors {
+            header.string(t.name)
+            header.u32(UInt32(t.source.shape.count))
+            for d in t.source.shape.reversed() { header.u64(UInt64(d)) }  // ggml's ne[0] is the innermost dim
+            header.u32(t.dtype == .f16 ? GGMLType.f16 : GGMLType.f32)
+            header.u64(UInt64(offset))
+            offset = align(offset + t.byteCount)
+        }
+        let dataStart = align(header.bytes.count)
+
+        let out = try AtomicFileWriter(destination: path, force: force, inputs: NativeFormat.inputPaths(model))
+        try out.write(header.bytes)
+        try out.writeZeros(dataStart - out.position)
+        for t in plan.tensors {
+            try NativeFormat.withConverted(t.source, to: t.dtype) { bytes in
+                precondition(bytes.count == t.byteCount)
+                try out.write(bytes)
+            }
+            try out.writeZeros(align(out.position - dataStart) + dataStart - out.position)
+        }
+        let bytes = out.position
+        try out.commit()
+        var dtypes: [String: Int] = [:]
+        for t in plan.tensors { dtypes[t.dtype.name, default: 0] += 1 }
+        return WriteReport(path: path, bytes: bytes, tensors: plan.tensors.count, keys: plan.metadata.map(\.0),
+                           dtypes: dtypes, skipped: plan.skipped)
+    }
+
+    static func align(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+
+    /// ggml tensor types (ggml.h `enum ggml_type`).
+    enum GGMLType {
+        static let f32: UInt32 = 0
+        static let f16: UInt32 = 1
+    }
+
+    /// `general.file_type` (llama.h `enum llama_ftype`).
+    static func fileType(_ dtype: DType) -> UInt32 { dtype == .f16 ? 1 : 0 }
+
+    /// `bert.pooling_type` (llama.h `enum llama_pooling_type`).
+    static func poolingType(_ p: SentenceTransformersConfig.Pooling) -> UInt32? {
+        switch p {
+        case .mean: return 1
+        case .cls: return 2
+        case .lastToken: return 3
+        case .max, .meanSqrtLen, .weightedMean: return nil
+        }
+    }
+
+    /// `tokenizer.ggml.token_type` (llama.h `enum llama_token_type`).
+    enum TokenType {
+        static let normal: Int32 = 1
+        static let control: Int32 = 3
+        static let userDefined: Int32 = 4
+        static let unused: Int32 = 5
+    }
+
+    /// A metadata value, typed as llama.cpp's loader expects each key (it checks the type).
+    enum Value: Equatable {
+        case u32(UInt32)
+        case f32(Float)
+        case f64(Double)
+        case bool(Bool)
+        case string(String)
+        case strings([String])
+        case i32s([Int32])
+    }
+
+    struct PlannedTensor {
+        let name: String
+        let source: Tensor
+        let dtype: DType
+        var byteCount: Int { dtype.byteCount(shape: source.shape)! }
+    }
+
+    /// What goes into the file: every key and tensor, decided (and every refusal made) before writing starts.
+    struct Plan {
+        var metadata: [(String, Value)] = []
+        var tensors: [PlannedTensor] = []
+        var skipped: [String] = []
+
+        init(_ model: Model, _ bert: BertFamily, dtype: DType) throws(Error) {
+            let dims = bert.dims
+            guard dims.positionEmbedding == "absolute" else { throw .unsupportedPositions(dims.positionEmbedding) }
+            guard bert.hiddenAct == "gelu" else { throw .unsupportedActivation(bert.hiddenAct) }
+            var pooling: UInt32?
+            if let p = model.sentenceTransformers.pooling {
+                guard let type = poolingType(p) else { throw .unsupportedPooling(p.rawValue) }
+                pooling = type
+            }
+            let dropped = bert.ggufPositionRowsDropped
+            let positions = dims.maxPositions! - dropped
+            guard positions > 0 else { throw .tooManyPositionRowsDropped(dropped, rows: dims.maxPositions!) }
+            let vocab = try Vocabulary(model, size: dims.vocab)
+
+            let temperature = model.temperature
+            metadata = [
+                ("general.architecture", .string("bert")),
+                ("general.name", .string(Self.modelName(model))),
+                ("general.alignment", .u32(UInt32(alignment))),
+                ("general.file_type", .u32(fileType(dtype))),
+                ("bert.context_length", .u32(UInt32(positions))),
+                ("bert.embedding_length", .u32(UInt32(dims.hidden))),
+                ("bert.block_count", .u32(UInt32(dims.layers))),
+                ("bert.feed_forward_length", .u32(UInt32(dims.intermediate))),
+                ("bert.attention.head_count", .u32(UInt32(dims.heads))),
+                ("bert.attention.layer_norm_epsilon", .f32(Float(bert.layerNormEps))),
+                ("bert.attention.causal", .bool(false)),
+            ]
+            if let pooling { metadata.append(("bert.pooling_type", .u32(pooling))) }
+            metadata += [
+                ("tokenizer.ggml.model", .string("bert")),
+                ("tokenizer.ggml.tokens", .strings(vocab.tokens)),
+                ("tokenizer.ggml.token_type", .i32s(vocab.types)),
+                // llama.cpp refuses a BERT file without a token type count; a model without the embedding has one type.
+                ("tokenizer.ggml.token_type_count", .u32(UInt32(max(bert.typeVocab, 1)))),
+            ]
+            metadata += vocab.specialIds.map { ($0.key, .u32(UInt32($0.id))) }
+            metadata += [
+                ("tempscale.version", .string(TempScale.version)),
+                ("tempscale.temperature", .f64(temperature.total)),
+                ("tempscale.history", .string(temperature.json.serialized())),
+            ]
+
+            let exported = Set(bert.ggufNames.map(\.hf))
+            skipped = model.tensors.map(\.name).filter { !exported.contains($0) }
+            for entry in bert.ggufNames {
+                guard var t = model.tensor(entry.hf) else {
+                    if entry.hf == "embeddings.token_type_embeddings.weight" && bert.typeVocab == 0 { continue }
+                    throw .missingTensor(entry.hf)
+                }
+                if entry.hf == "embeddings.position_embeddings.weight" && dropped > 0 {
+                    t = Self.droppingRows(t, dropped)
+                }
+                let stored: DType = entry.storage == .fileDType ? dtype : .f32
+                tensors.append(PlannedTensor(name: entry.gguf, source: t, dtype: stored))
+            }
+        }
+
+        /// The tensor without its first `rows` rows, as f32.
+        static func droppingRows(_ t: Tensor, _ rows: Int) -> Tensor {
+            let width = t.shape.dropFirst().reduce(1, *)
+            let values = t.toFloat32()
+            return values[(rows * width)...].withUnsafeBufferPointer {
+                Tensor.float32(name: t.name, shape: [t.shape[0] - rows] + t.shape.dropFirst(), values: $0)
+            }
+        }
+
+        /// The folder or file name, without a `.tsm` extension.
+        static func modelName(_ model: Model) -> String {
+            let name = basename(model.path)
+            return name.hasSuffix(".tsm") ? String(name.dropLast(4)) : name
+        }
+    }
+
+    /// The vocabulary in llama.cpp's "phantom space" form: a word-initial piece carries `▁` (U+2581) in front,
+    /// a continuation piece loses its `##`, control tokens stay as they are. Ids the tokenizer does not use
+    /// become `[PAD<id>]`, typed UNUSED, so the list is exactly as long as the word embeddings.
+    struct Vocabulary {
+        var tokens: [String] = []
+        var types: [Int32] = []
+        var specialIds: [(key: String, id: Int32)] = []
+
+        init(_ model: Model, size: Int) throws(Error) {
+            guard let kind = model.tokenizerKind, kind.hasPrefix("WordPiece") else {
+                throw .tokenizerNotWordPiece(model.tokenizerKind ?? "missing (no tokenizer.json or vocab.txt)")
+            }
+            let tokenizer: Tokenizer
+            do { tokenizer = try Tokenizer.load(from: model) } catch {
+                throw .tokenizerNotWordPiece("unreadable (\(error))")
+            }
+            let added = Dictionary(tokenizer.addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let largestId = max(tokenizer.model.tokenText.count - 1, Int(added.keys.max() ?? -1))
+            guard largestId < size else { throw .vocabularyLargerThanEmbeddings(tokenizer: largestId + 1, embeddings: size) }
+            let prefix = tokenizer.model.continuingSubwordPrefix
+            for id in 0..<size {
+                guard let text = tokenizer.token(for: Int32(id)) else {
+                    tokens.append("[PAD\(id)]")
+                    types.append(TokenType.unused)
+                    continue
+                }
+                let type = added[Int32(id)].map { $0.special ? TokenType.control : TokenType.userDefined } ?? TokenType.normal
+                tokens.append(type == TokenType.control ? text : text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : "\u{2581}" + text)
+                types.append(type)
+            }
+
+            // llama.cpp's WordPiece adds the BOS id in front and the separator id at the end of every input.
+            guard let cls = tokenizer.postProcessor.prefix.last?.id else { throw .noSpecialToken("leading ([CLS])") }
+            guard let sep = tokenizer.postProcessor.suffix.last?.id else { throw .noSpecialToken("trailing ([SEP])") }
+            specialIds = [
+                ("tokenizer.ggml.bos_token_id", cls),
+                ("tokenizer.ggml.eos_token_id", sep),
+                ("tokenizer.ggml.cls_token_id", cls),
+                ("tokenizer.ggml.seperator_token_id", sep),  // sic: llama.cpp's spelling
+                ("tokenizer.ggml.unknown_token_id", tokenizer.model.unkId),
+                ("tokenizer.ggml.padding_token_id", tokenizer.padId),
+            ]
+            // tokenizer_config.json names the mask token as a string or as an added-token object.
+            let config = (try? model.files["tokenizer_config.json"].map { try JSON.parse($0) }) ?? nil
+            let maskName = config?["mask_token"]?.stringValue ?? config?["mask_token"]?["content"]?.stringValue ?? "[MASK]"
+            if let mask = tokenizer.id(for: maskName) {
+                specialIds.append(("tokenizer.ggml.mask_token_id", mask))
+            }
+        }
+    }
+
+    /// Little-endian GGUF encoding of the header.
+    struct Encoder {
+        var bytes: [UInt8] = []
+
+        mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+        mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+        mutating func string(_ s: String) {
+            u64(UInt64(s.utf8.count))
+            bytes += s.utf8
+        }
+
+        /// GGUF value types (`enum gguf_type`), the ones written here.
+        enum ValueType {
+            static let u32: UInt32 = 4
+            static let i32: UInt32 = 5
+            static let f32: UInt32 = 6
+            static let bool: UInt32 = 7
+            static let string: UInt32 = 8
+            static let array: UInt32 = 9
+            static let f64: UInt32 = 12
+        }
+
+        static func typeCode(_ v: Value) -> UInt32 {
+            switch v {
+            case .u32: return ValueType.u32
+            case .f32: return ValueType.f32
+            case .bool: return ValueType.bool
+            case .string: return ValueType.string
+            case .strings, .i32s: return ValueType.array
+            case .f64: return ValueType.f64
+            }
+        }
+
+        mutating func keyValue(_ key: String, _ value: Value) {
+            string(key)
+            u32(Self.typeCode(value))
+            switch value {
+            case .u32(let v): u32(v)
+            case .f32(let v): u32(v.bitPattern)
+            case .f64(let v): u64(v.bitPattern)
+            case .bool(let v): bytes.append(v ? 1 : 0)
+            case .string(let s): string(s)
+            case .strings(let list):
+                u32(ValueType.string)
+                u64(UInt64(list.count))
+                for s in list { string(s) }
+            case .i32s(let list):
+                u32(ValueType.i32)
+                u64(UInt64(list.count))
+                for v in list { u32(UInt32(bitPattern: v)) }
+            }
+        }
+    }
+}
