@@ -91,8 +91,13 @@ demo: deps build model
 	@echo; echo "== tempscale verify $(OUT)/minilm-f32.tsm against the reference stack's golden"
 	@$(BIN) verify $(OUT)/minilm-f32.tsm --golden golden/minilm.json.gz --show 2 --threads 2
 
-bench: deps build model
+bench: deps build models venv
 	python3 scripts/bench.py $(BIN) $(MINILM)
+	$(PY) -m pip install -q --disable-pip-version-check -r scripts/bench-requirements.txt
+	$(PY) scripts/bench_corpus.py $(CACHE)/bench/corpus.jsonl
+	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 1
+	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 2
+	$(PY) scripts/bench_encoder.py $(BIN) $(MPNET) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 500
 
 # Regenerate the committed golden embeddings with the pinned reference stack (never our encoder).
 golden: venv models

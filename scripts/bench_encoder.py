@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Encoder throughput and cold start: tempscale against its peers, measured in one run.
+
+usage: bench_encoder.py TEMPSCALE MODEL_DIR --corpus FILE [--threads N] [--batch B] [--limit N]
+
+Runs scripts/bench_peers.py (sentence-transformers on PyTorch CPU, ONNX Runtime) on the corpus,
+then `tempscale embed` on exactly the same texts with the same thread count and batch size, and
+prints texts/s and the ratios. Cold start: `tempscale embed` of one sentence from a native f32
+file against a fresh sentence-transformers process doing the same (from bench_peers.py).
+Effective GFLOP/s counts the encoder's matrix products (2·tokens·layers·(4h² + 2h·i)) against
+the sgemm GFLOP/s the peers script measured in the same run.
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("model")
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--limit", type=int, default=0)
+    args = ap.parse_args()
+    py = os.path.join(ROOT, ".venv", "bin", "python")
+    work = tempfile.mkdtemp(prefix="tempscale-bench-")
+    texts = [json.loads(l)["text"] for l in open(args.corpus)]
+    if args.limit:
+        texts = texts[: args.limit]
+    corpus = os.path.join(work, "corpus.jsonl")
+    with open(corpus, "w") as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}) + "\n")
+    peers_out = os.path.join(work, "peers.json")
+    subprocess.run([py, os.path.join(ROOT, "scripts", "bench_peers.py"), "--model", args.model, "--corpus", corpus,
+                    "--threads", str(args.threads), "--batch", str(args.batch), "--out", peers_out, "--max-wait", "20",
+                    "--cold-repeat", "2"], check=True, stdout=subprocess.DEVNULL)
+    peers = json.load(open(peers_out))
+
+    config = json.load(open(os.path.join(args.model, "config.json")))
+    h, i, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    native = os.path.join(work, "model.tsm")
+    subprocess.run([args.binary, "convert", args.model, "-o", native], check=True, stdout=subprocess.DEVNULL)
+    tok = subprocess.run([args.binary, "tokenize", native, "--input", corpus, "--json"], check=True, capture_output=True, text=True)
+    tokens = sum(len(json.loads(l)["ids"]) for l in tok.stdout.splitlines())
+    cmd = [args.binary, "embed", native, "--input", corpus, "--output", os.path.join(work, "e.npy"), "--format", "npy",
+           "--threads", str(args.threads), "--batch", str(args.batch)]
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)  # warm-up (page cache, CPU clocks)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    one = os.path.join(work, "one.txt")
+    open(one, "w").write("This is an example sentence.\n")
+    colds = []
+    for _ in range(5):
+        s = time.perf_counter()
+        subprocess.run([args.binary, "embed", native, "--input", one], check=True, stdout=subprocess.DEVNULL)
+        colds.append(time.perf_counter() - s)
+
+    flops = 2 * tokens * layers * (4 * h * h + 2 * h * i)
+    def peer(name):
+        return (peers.get(name) or {}).get("wall_s_median")
+    st_wall, ort_wall = peer("st"), peer("ort")
+    sgemm = {"numpy": peers.get("sgemm_numpy_before"), "system openblas": peers.get("sgemm_system_openblas_forced_coretype")}
+    print(f"model {os.path.basename(args.model.rstrip('/'))}: {len(texts)} texts, {tokens} tokens, threads {args.threads}, batch {args.batch}")
+    print(f"{'engine':<26}{'wall s':>9}{'texts/s':>10}{'× ST':>7}{'× ORT':>7}")
+    for name, w in [("sentence-transformers", st_wall), ("onnxruntime", ort_wall), ("tempscale", wall)]:
+        if not w:
+            print(f"{name:<26}{'n/a':>9}")
+            continue
+        print(f"{name:<26}{w:>9.2f}{len(texts) / w:>10.1f}{(st_wall / w if st_wall else 0):>7.2f}{(ort_wall / w if ort_wall else 0):>7.2f}")
+    print(f"tempscale effective {flops / wall / 1e9:.1f} GFLOP/s (matrix products); sgemm in this run: {json.dumps(sgemm)[:200]}")
+    st_cold = (peers.get("cold_start_st") or {}).get("median_process_wall_s")
+    ratio = f" ({st_cold / statistics.median(colds):.0f}× faster)" if st_cold else ""
+    print(f"cold start, one sentence: tempscale {statistics.median(colds):.3f} s; sentence-transformers {st_cold} s{ratio}")
+    print(f"load average start/end: {peers.get('machine', {}).get('loadavg_start')} / {peers.get('machine', {}).get('loadavg_end')}")
+
+
+if __name__ == "__main__":
+    main()
