@@ -73,7 +73,7 @@ test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \
 	status=$$?; scripts/test-summary.sh $(CACHE)/test.log; exit $$status
 
-demo: deps build model
+demo: deps build model $(VENV)/.gguf-stamp
 	@mkdir -p $(OUT)
 	@echo "== tempscale inspect $(MINILM)"
 	@$(BIN) inspect $(MINILM)
@@ -90,9 +90,11 @@ demo: deps build model
 	@$(BIN) embed $(OUT)/minilm-f32.tsm --input $(OUT)/sentences.txt --temperature 0.8 | cut -c1-110
 	@echo; echo "== tempscale verify $(OUT)/minilm-f32.tsm against the reference stack's golden"
 	@$(BIN) verify $(OUT)/minilm-f32.tsm --golden golden/minilm.json.gz --show 2 --threads 2
+	@echo; echo "== tempscale patch --temperature 0.8 → native, hf, gguf; each verified against the τ = 0.8 golden"
+	@$(PY) scripts/demo_summary.py $(BIN) $(MINILM) golden/minilm.json.gz $(OUT)
 
 bench: deps build models venv
-	python3 scripts/bench.py $(BIN) $(MINILM)
+	python3 scripts/bench.py $(BIN) $(MINILM) $(MPNET) --python $(PY) --llama-convert $$(scripts/fetch-llama-convert.sh)
 	$(PY) -m pip install -q --disable-pip-version-check -r scripts/bench-requirements.txt
 	$(PY) scripts/bench_corpus.py $(CACHE)/bench/corpus.jsonl
 	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 1

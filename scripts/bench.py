@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """tempscale benchmarks: ratios against peers measured in the same run, on the same inputs.
 
-usage: bench.py TEMPSCALE_BINARY MODEL_DIR [--repeat N]
+usage: bench.py TEMPSCALE_BINARY MODEL_DIR [MODEL_DIR …] [--repeat N] [--llama-convert PATH --python PY]
 
 convert: `tempscale convert MODEL -o X.tsm` (f32, f16) against `cp` of the weight file — wall
 time (median of N warm runs) as a ratio to cp, and peak RSS of the child (wait4's ru_maxrss)
 against the goal of model bytes + 64 MB.
+
+patch: `tempscale patch MODEL -t 0.8` to native and to an HF folder, against `cp` and against
+llama.cpp's own converter (convert_hf_to_gguf.py from the llama-cpp-python source package, run
+by the reference venv's python) on the same model, where it supports the architecture.
 """
 import os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -28,9 +32,45 @@ def measure(cmd, repeat):
     return statistics.median(w for w, _ in runs), max(r for _, r in runs)
 
 
+def patch_section(binary, model, repeat, convert, python):
+    weights = os.path.join(model, "model.safetensors")
+    size = os.path.getsize(weights)
+    out = tempfile.mkdtemp(prefix="tempscale-bench-")
+    try:
+        run(["cat", weights])
+        cp_wall, cp_rss = measure(["cp", weights, os.path.join(out, "copy")], repeat)
+        rows = [("cp model.safetensors", cp_wall, cp_rss)]
+        for fmt, dst in [("native", "p.tsm"), ("hf", "p-hf")]:
+            wall, rss = measure([binary, "patch", model, "-t", "0.8", "--format", fmt, "-o", os.path.join(out, dst), "--force"], repeat)
+            rows.append((f"tempscale patch → {fmt}", wall, rss))
+        if convert and python:
+            cmd = [python, convert, model, "--outfile", os.path.join(out, "l.gguf"), "--outtype", "f32"]
+            probe = subprocess.run(cmd, capture_output=True, text=True)
+            if probe.returncode == 0:
+                wall, rss = measure(cmd, max(1, repeat // 2))
+                rows.append(("llama.cpp convert_hf_to_gguf", wall, rss))
+            else:
+                rows.append(("llama.cpp convert_hf_to_gguf", None, (probe.stderr.strip().splitlines() or ["failed"])[-1][:60]))
+        name = os.path.basename(model.rstrip("/"))
+        print(f"\npatch {name} ({size / 1e6:.1f} MB weights), τ = 0.8")
+        print(f"{'job':<32}{'wall s':>9}{'× cp':>8}{'× llama':>9}{'peak RSS MB':>13}")
+        llama = next((w for j, w, _ in rows if j.startswith("llama") and w), None)
+        for job, wall, rss in rows:
+            if wall is None:
+                print(f"{job:<32}  {rss}")
+                continue
+            lr = f"{wall / llama:>9.2f}" if llama else f"{'—':>9}"
+            print(f"{job:<32}{wall:>9.3f}{wall / cp_wall:>8.2f}{lr}{rss / 1e6:>13.1f}")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def main():
+    def opt(name, default=None):
+        return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
     binary, model = sys.argv[1], sys.argv[2]
-    repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 5
+    repeat = int(opt("--repeat", 5))
+    models = [a for a in sys.argv[2:] if os.path.isdir(a)]
     weights = os.path.join(model, "model.safetensors")
     size = os.path.getsize(weights)
     out = tempfile.mkdtemp(prefix="tempscale-bench-")
@@ -48,6 +88,8 @@ def main():
             print(f"{'tempscale convert ' + dtype:<28}{wall:>9.3f}{wall / cp_wall:>8.2f}{rss / 1e6:>13.1f}{goal / 1e6:>9.1f}  {verdict}")
     finally:
         shutil.rmtree(out, ignore_errors=True)
+    for m in models:
+        patch_section(binary, m, repeat, opt("--llama-convert"), opt("--python"))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ public enum HFExport {
         return .object(c)
     }
 
-    public static func write(_ model: Model, to path: String, dtype: DType?, force: Bool) throws -> Report {
+    public static func write(_ model: Model, to requested: String, dtype: DType?, force: Bool) throws -> Report {
+        // "out/" names the folder "out": without this the temp folder would land inside it.
+        var path = requested
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         if let dtype, ![.f32, .f16, .bf16].contains(dtype) { throw FileError(path, Error.unsupportedDType(dtype.name)) }
         let inputs = model.sources.map { model.sourceKind == .native ? model.path : join(NativeFormat.sourceFolder(model), $0.path) } + [model.path]
         if fileExists(path) {
