@@ -94,7 +94,7 @@ demo: deps build model $(VENV)/.gguf-stamp
 	@$(PY) scripts/demo_summary.py $(BIN) $(MINILM) golden/minilm.json.gz $(OUT)
 
 bench: deps build models venv
-	python3 scripts/bench.py $(BIN) $(MINILM) $(MPNET) --python $(PY) --llama-convert $$(scripts/fetch-llama-convert.sh)
+	python3 scripts/bench.py $(BIN) $(MINILM) $(MPNET) --python $(PY) --llama-convert "$$(scripts/fetch-llama-convert.sh || true)"
 	$(PY) -m pip install -q --disable-pip-version-check -r scripts/bench-requirements.txt
 	$(PY) scripts/bench_corpus.py $(CACHE)/bench/corpus.jsonl
 	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 1

@@ -43,7 +43,7 @@ def patch_section(binary, model, repeat, convert, python):
         for fmt, dst in [("native", "p.tsm"), ("hf", "p-hf")]:
             wall, rss = measure([binary, "patch", model, "-t", "0.8", "--format", fmt, "-o", os.path.join(out, dst), "--force"], repeat)
             rows.append((f"tempscale patch → {fmt}", wall, rss))
-        if convert and python:
+        if convert and python and os.path.exists(convert):
             cmd = [python, convert, model, "--outfile", os.path.join(out, "l.gguf"), "--outtype", "f32"]
             probe = subprocess.run(cmd, capture_output=True, text=True)
             if probe.returncode == 0:
