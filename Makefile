@@ -84,7 +84,7 @@ demo: deps build model $(VENV)/.gguf-stamp
 	@$(BIN) inspect $(OUT)/minilm-f32.tsm
 	@echo; echo "== tempscale inspect $(OUT)/minilm-f16.tsm"
 	@$(BIN) inspect $(OUT)/minilm-f16.tsm
-	@echo; echo "== tempscale embed (three sentences, τ = 1 and τ = 0.8; first 6 values)"
+	@echo; echo "== tempscale embed (three sentences, τ = 1 and τ = 0.8; first values)"
 	@printf 'This is an example sentence.\nEach sentence is converted.\nLength collapse makes long texts look alike.\n' > $(OUT)/sentences.txt
 	@$(BIN) embed $(OUT)/minilm-f32.tsm --input $(OUT)/sentences.txt | cut -c1-110
 	@$(BIN) embed $(OUT)/minilm-f32.tsm --input $(OUT)/sentences.txt --temperature 0.8 | cut -c1-110
