@@ -114,7 +114,7 @@ extension BertFamily: HasEncoderForward {
         }
         return Forward(
             hidden: dims.hidden,
-            dims: LayerDims(hidden: dims.hidden, heads: dims.heads, headDim: dims.headDim, intermediate: dims.intermediate, eps: Float(layerNormEps)),
+            dims: dims.layerDims(eps: layerNormEps),
             word: try w.f32("embeddings.word_embeddings.weight"), position: try w.f32("embeddings.position_embeddings.weight"),
             ln0g: try w.f32("embeddings.LayerNorm.weight"), ln0b: try w.f32("embeddings.LayerNorm.bias"),
             typeRow: w.has("embeddings.token_type_embeddings.weight") ? try w.f32("embeddings.token_type_embeddings.weight") : nil,

@@ -117,7 +117,7 @@ extension MPNet: HasEncoderForward {
         }
         return Forward(
             hidden: dims.hidden,
-            dims: LayerDims(hidden: dims.hidden, heads: dims.heads, headDim: dims.headDim, intermediate: dims.intermediate, eps: Float(layerNormEps)),
+            dims: dims.layerDims(eps: layerNormEps),
             word: try w.f32("embeddings.word_embeddings.weight"), position: try w.f32("embeddings.position_embeddings.weight"),
             ln0g: try w.f32("embeddings.LayerNorm.weight"), ln0b: try w.f32("embeddings.LayerNorm.bias"),
             relativeBias: try w.f32("encoder.relative_attention_bias.weight"), layers: layers, padding: padTokenId,

@@ -48,3 +48,10 @@ func offsetPositions(ids: [Int32], _ shape: BatchShape, padding: Int) -> [Int] {
     }
     return out
 }
+
+extension ModelDims {
+    /// The shapes a post-LN layer needs, with the model's LayerNorm ε.
+    func layerDims(eps: Double) -> LayerDims {
+        LayerDims(hidden: hidden, heads: heads, headDim: headDim, intermediate: intermediate, eps: Float(eps))
+    }
+}
