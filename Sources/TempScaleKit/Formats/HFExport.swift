@@ -39,7 +39,7 @@ public enum HFExport {
         var path = requested
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         if let dtype, ![.f32, .f16, .bf16].contains(dtype) { throw FileError(path, Error.unsupportedDType(dtype.name)) }
-        let inputs = model.sources.map { model.sourceKind == .native ? model.path : join(NativeFormat.sourceFolder(model), $0.path) } + [model.path]
+        let inputs = NativeFormat.inputPaths(model)
         if fileExists(path) {
             if !force { throw FileError(path, IOError.outputExists) }
             if let id = identity(path), inputs.contains(where: { identity($0) == id || identity(parentDirectory($0)) == id }) {
