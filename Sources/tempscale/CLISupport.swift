@@ -100,3 +100,39 @@ extension DType: ExpressibleByArgument {
     }
     public static var allValueStrings: [String] { ["f32", "f16", "bf16", "q8"] }
 }
+
+/// "1,0.9,0.8" → [1, 0.9, 0.8]; every value a finite number > 0, no duplicates.
+func parseTemperatures(_ text: String, option: String) throws -> [Double] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: " ") }
+    var out: [Double] = []
+    for p in parts {
+        guard let v = Double(p), v.isFinite, v > 0 else {
+            throw ValidationError("\(option): '\(p)' is not a temperature (a finite number > 0)")
+        }
+        guard !out.contains(v) else { throw ValidationError("\(option): \(p) is listed twice") }
+        out.append(v)
+    }
+    return out
+}
+
+/// "0,16,32" → [0, 16, 32].
+func parseIntegers(_ text: String, option: String) throws -> [Int] {
+    try text.split(separator: ",", omittingEmptySubsequences: false).map { p in
+        guard let v = Int(p.trimmingCharacters(in: " ")) else { throw ValidationError("\(option): '\(p)' is not an integer") }
+        return v
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = self
+        while s.first == set { s.removeFirst() }
+        while s.last == set { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// Writes a report as text or JSON to stdout.
+func printReport(text: String, json: JSONValue, asJSON: Bool) {
+    print(asJSON ? json.serialized(pretty: true) : text, terminator: asJSON ? "\n" : "")
+}

@@ -14,7 +14,8 @@ struct TempScaleCommand: ParsableCommand {
               tempscale verify minilm.tsm --golden golden/minilm.json.gz
             """,
         version: TempScale.version,
-        subcommands: [Inspect.self, Convert.self, Patch.self, Export.self, Embed.self, Tokenize.self, Verify.self]
+        subcommands: [Inspect.self, Convert.self, Patch.self, Export.self, Embed.self, Tokenize.self, Verify.self,
+                      CollapseCommand.self, SpectrumCommand.self]
     )
 }
 

@@ -30,4 +30,8 @@ int ts_has_avx512_skx(void);
 /// 1 when the CPU and OS support AVX2 and FMA (the OpenBLAS Haswell kernels).
 int ts_has_avx2_fma(void);
 
+/// σ_a: the largest singular value of A − (1/n)·11ᵀ for the n×n row-major matrix A, computed in double
+/// precision (LAPACK dsyevr on the Gram matrix). −1 if LAPACK fails.
+double ts_centered_top_singular_value(const float *a, int n);
+
 #endif

@@ -82,13 +82,16 @@ extension BertFamily: HasEncoderForward {
         let positionOffsetPadding: Int?
         let weights: WeightStore
 
-        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, into x: UnsafeMutablePointer<Float>) {
+        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, probe: (any ForwardProbe)?,
+                     into x: UnsafeMutablePointer<Float>) {
             let positions = positionOffsetPadding.map { offsetPositions(ids: ids, shape, padding: $0) }
                 ?? (0..<shape.rows).map { $0 % shape.seq }
             embedTokens(ids: ids, positions: positions, word: word, position: position, typeRow: typeRow, hidden: hidden,
                         gamma: ln0g, beta: ln0b, eps: dims.eps, into: x)
-            for layer in layers {
-                layer.run(x, shape, dims, temperature: temperature, positionBias: nil, workspace: workspace)
+            probe?.hiddenStates(layer: 0, x, shape: shape, hidden: hidden)
+            for (l, layer) in layers.enumerated() {
+                layer.run(x, shape, dims, temperature: temperature, positionBias: nil, workspace: workspace,
+                          probe: probe.map { LayerProbe(probe: $0, layer: l) })
             }
         }
     }

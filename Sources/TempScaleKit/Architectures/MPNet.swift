@@ -70,7 +70,8 @@ extension MPNet: HasEncoderForward {
         let buckets: Int
         let weights: WeightStore
 
-        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, into x: UnsafeMutablePointer<Float>) {
+        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, probe: (any ForwardProbe)?,
+                     into x: UnsafeMutablePointer<Float>) {
             embedTokens(ids: ids, positions: offsetPositions(ids: ids, shape, padding: padding), word: word, position: position,
                         typeRow: nil, hidden: hidden, gamma: ln0g, beta: ln0b, eps: dims.eps, into: x)
             // bias[head, i, j] = relative_attention_bias[bucket(j − i), head], shared by every layer.
@@ -82,8 +83,10 @@ extension MPNet: HasEncoderForward {
                     for h in 0..<dims.heads { bias[(h * s + i) * s + j] = relativeBias[bucket * dims.heads + h] }
                 }
             }
-            for layer in layers {
-                layer.run(x, shape, dims, temperature: temperature, positionBias: bias, workspace: workspace)
+            probe?.hiddenStates(layer: 0, x, shape: shape, hidden: hidden)
+            for (l, layer) in layers.enumerated() {
+                layer.run(x, shape, dims, temperature: temperature, positionBias: bias, workspace: workspace,
+                          probe: probe.map { LayerProbe(probe: $0, layer: l) })
             }
         }
     }

@@ -24,6 +24,11 @@ public struct Model: @unchecked Sendable {
     public var originFormat: String
 
     public var family: String { type(of: architecture).family }
+    /// The file or folder name, with the baked temperature when there is one (for report headers).
+    public var displayName: String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return temperature.total == 1 ? name : "\(name) (τ = \(temperature.total) baked in)"
+    }
     /// Floating-point values, counting a storage shared by tied tensors (T5's embeddings) once.
     public var parameterCount: Int {
         var seen = Set<UnsafeRawPointer>()

@@ -66,7 +66,7 @@ public final class Encoder: @unchecked Sendable {
             for (s, id) in sequences[i].enumerated() { ids[b * seq + s] = id }
         }
         let x = workspace.buffer(7, count: shape.rows * dimension)
-        forward.forward(ids: ids, shape: shape, temperature: temperature, workspace: workspace, into: x)
+        forward.forward(ids: ids, shape: shape, temperature: temperature, workspace: workspace, probe: nil, into: x)
         return (0..<chunk.count).map { b in
             var v = [Float](repeating: 0, count: dimension)
             v.withUnsafeMutableBufferPointer { p in
@@ -75,6 +75,24 @@ public final class Encoder: @unchecked Sendable {
             }
             return v
         }
+    }
+}
+
+extension Encoder {
+    /// Runs one sequence alone (no padding) with `probe` watching every layer; returns its embedding.
+    func embed(probing ids: [Int32], temperature: Float, probe: any ForwardProbe) -> [Float] {
+        openblas_set_num_threads(1)
+        let workspace = Workspace()
+        let shape = BatchShape(batch: 1, seq: max(1, ids.count), lengths: [max(1, ids.count)])
+        let x = workspace.buffer(7, count: shape.rows * dimension)
+        forward.forward(ids: ids.isEmpty ? [0] : ids, shape: shape, temperature: temperature, workspace: workspace,
+                        probe: probe, into: x)
+        var v = [Float](repeating: 0, count: dimension)
+        v.withUnsafeMutableBufferPointer { p in
+            Pooling.pool(x, length: shape.seq, hidden: dimension, mode: pooling, into: p.baseAddress!)
+            if normalize { Pooling.normalize(p.baseAddress!, count: dimension) }
+        }
+        return v
     }
 }
 

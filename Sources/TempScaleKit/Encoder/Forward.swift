@@ -2,7 +2,8 @@
 protocol EncoderForward: Sendable {
     var hidden: Int { get }
     /// x [batch·seq, hidden] ← the last layer's hidden states for `ids` [batch·seq] (padded).
-    func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, into x: UnsafeMutablePointer<Float>)
+    func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, probe: (any ForwardProbe)?,
+                 into x: UnsafeMutablePointer<Float>)
 }
 
 extension Architecture {

@@ -43,7 +43,7 @@ extension PostLNLayer {
     /// Runs the layer in place on x [batch·seq, hidden]. `positionBias(head, i, j)`, when given, is
     /// added to the scaled scores (MPNet's relative buckets), laid out [heads, seq, seq].
     func run(_ x: UnsafeMutablePointer<Float>, _ shape: BatchShape, _ d: LayerDims, temperature: Float,
-             positionBias: UnsafePointer<Float>?, workspace ws: Workspace) {
+             positionBias: UnsafePointer<Float>?, workspace ws: Workspace, probe: LayerProbe? = nil) {
         let m = shape.rows, h = d.hidden, s = shape.seq
         let qo = ws.buffer(0, count: m * h), ko = ws.buffer(1, count: m * h), vo = ws.buffer(2, count: m * h)
         let ctx = ws.buffer(3, count: m * h), scores = ws.buffer(4, count: s * s), tmp = ws.buffer(5, count: m * max(h, d.intermediate))
@@ -64,6 +64,7 @@ extension PostLNLayer {
                     for i in 0..<len { for j in 0..<len { scores[i * len + j] += pb[i * s + j] } }
                 }
                 Kernels.softmaxRows(scores, rows: len, cols: len, valid: len, invTau: 1 / temperature)
+                if let probe { probe.probe.attention(layer: probe.layer, head: head, sequence: b, probabilities: scores, length: len) }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(len), Int32(d.headDim), Int32(len), 1,
                             scores, Int32(len), vo + off, Int32(h), 0, ctx + off, Int32(h))
             }
@@ -78,5 +79,20 @@ extension PostLNLayer {
         Kernels.linear(tmp, rows: m, inDim: d.intermediate, weight: down, bias: downb, outDim: h, into: qo)
         Kernels.add(x, qo, count: m * h)
         Kernels.layerNorm(x, rows: m, width: h, gamma: ln2g, beta: ln2b, eps: d.eps)
+        if let probe { probe.probe.hiddenStates(layer: probe.layer + 1, x, shape: shape, hidden: h) }
     }
+}
+
+/// Watches a forward pass from inside (the spectrum analysis): every head's attention probabilities and
+/// every layer's output. Layer 0 is the embeddings' output; layer l ≥ 1 the output of encoder layer l − 1.
+protocol ForwardProbe: AnyObject {
+    /// `probabilities` is the `length`×`length` row-stochastic matrix of one head, row-major, after the temperature.
+    func attention(layer: Int, head: Int, sequence: Int, probabilities: UnsafePointer<Float>, length: Int)
+    func hiddenStates(layer: Int, _ x: UnsafePointer<Float>, shape: BatchShape, hidden: Int)
+}
+
+/// A probe and the index of the encoder layer being run.
+struct LayerProbe {
+    let probe: any ForwardProbe
+    let layer: Int
 }

@@ -1,0 +1,64 @@
+/// What `tempscale spectrum` prints: mean σ_a and the last layer's high-frequency share per bucket and τ.
+public struct SpectrumReport {
+    public let study: SpectrumStudy
+    public let model: String
+    public init(_ study: SpectrumStudy, model: String) {
+        self.study = study
+        self.model = model
+    }
+
+    public func text() -> String {
+        let s = study
+        let taus = s.temperatures.map { "τ=" + formatTemperature($0) }
+        let last = s.measurements.first?.first { !$0.isEmpty }?.first?.highFrequencyShare.count ?? 1
+        var out = "spectrum: \(model), \(formatCount(s.textCount)) texts, \(formatCount(s.truncatedCount)) truncated at \(s.maxLength) tokens; "
+        out += "layers \(s.layers.map(String.init).joined(separator: ","))\n"
+        out += "σ_a = largest singular value of A − (1/n)·11ᵀ, mean over texts, layers and heads (smaller = stronger low-pass filter)\n"
+        var t = TextTable(["bucket", "texts", "mean n"] + taus)
+        for b in 0..<s.buckets.count {
+            t.add([s.buckets.label(b), "\(s.members[b].count)", meanTokens(b)] + s.temperatures.indices.map { formatOptional(s.meanSigma(tau: $0, bucket: b), 4) })
+        }
+        out += t.render()
+        out += "\n‖HC[X]‖/‖X‖ of the last layer's hidden states, mean over texts\n"
+        var h = TextTable(["bucket", "texts", "mean n"] + taus)
+        for b in 0..<s.buckets.count {
+            h.add([s.buckets.label(b), "\(s.members[b].count)", meanTokens(b)] + s.temperatures.indices.map { formatOptional(s.meanShare(tau: $0, bucket: b, layer: last - 1), 4) })
+        }
+        out += h.render()
+        return out
+    }
+
+    func meanTokens(_ b: Int) -> String {
+        let rows = study.measurements.first?[b] ?? []
+        guard !rows.isEmpty else { return "–" }
+        return formatFixed(Double(rows.map(\.tokens).reduce(0, +)) / Double(rows.count), 1)
+    }
+
+    public func json() -> JSONValue {
+        let s = study
+        func num(_ v: Double?) -> JSONValue { v.map { .double($0) } ?? .null }
+        return .object(JSONObject([
+            ("model", .string(model)), ("texts", .int(Int64(s.textCount))), ("truncated", .int(Int64(s.truncatedCount))),
+            ("max_length", .int(Int64(s.maxLength))), ("layers", .array(s.layers.map { .int(Int64($0)) })),
+            ("temperatures", .array(s.temperatures.indices.map { k in
+                .object(JSONObject([
+                    ("tau", .double(s.temperatures[k])),
+                    ("buckets", .array((0..<s.buckets.count).map { b in
+                        .object(JSONObject([
+                            ("label", .string(s.buckets.label(b))), ("texts", .int(Int64(s.members[b].count))),
+                            ("mean_sigma_a", num(s.meanSigma(tau: k, bucket: b))),
+                            ("mean_sigma_a_per_layer", s.meanSigmaPerLayer(tau: k, bucket: b).map { .array($0.map { .double($0) }) } ?? .null),
+                            ("per_text", .array(s.measurements[k][b].map { m in
+                                .object(JSONObject([
+                                    ("tokens", .int(Int64(m.tokens))),
+                                    ("sigma_a", .array(m.sigma.map { .array($0.map { .double($0) }) })),
+                                    ("hc_share", .array(m.highFrequencyShare.map { .double($0) })),
+                                ]))
+                            })),
+                        ]))
+                    })),
+                ]))
+            })),
+        ]))
+    }
+}
