@@ -187,23 +187,27 @@ public enum KNN {
         }
     }
 
-    /// The majority of `labels`; a tie goes to the label first in byte order.
+    /// The majority of `labels`; a tie goes to the label first in byte order. Labels are compared as UTF-8 bytes
+    /// throughout (as Python compares str): canonically equivalent but differently encoded labels stay distinct,
+    /// although Swift's String `==` would merge them.
     public static func vote(_ labels: [String]) -> String {
-        var counts: [String: Int] = [:]
-        for l in labels { counts[l, default: 0] += 1 }
-        var best: (label: String, count: Int)? = nil
-        for (l, c) in counts {
-            if let b = best, c < b.count || (c == b.count && !l.utf8.lexicographicallyPrecedes(b.label.utf8)) { continue }
-            best = (l, c)
+        var counts: [[UInt8]: (label: String, count: Int)] = [:]
+        for l in labels { counts[Array(l.utf8), default: (l, 0)].count += 1 }
+        var best: (bytes: [UInt8], label: String, count: Int)? = nil
+        for (bytes, v) in counts {
+            if let b = best, v.count < b.count || (v.count == b.count && !bytes.lexicographicallyPrecedes(b.bytes)) {
+                continue
+            }
+            best = (bytes, v.label, v.count)
         }
         return best?.label ?? ""
     }
 
-    /// Per item 1 if the prediction equals the truth, else 0 (the values whose mean is the accuracy; the bootstrap
-    /// resamples these).
+    /// Per item 1 if the prediction equals the truth byte for byte, else 0 (the values whose mean is the accuracy;
+    /// the bootstrap resamples these).
     public static func correct(predicted: [String], truth: [String]) -> [Double] {
         precondition(predicted.count == truth.count, "one prediction per item")
-        return zip(predicted, truth).map { $0 == $1 ? 1 : 0 }
+        return zip(predicted, truth).map { $0.utf8.elementsEqual($1.utf8) ? 1 : 0 }
     }
 
     /// Fraction of items predicted right (0 for no items).
