@@ -280,6 +280,22 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(fast.high, slow.high, accuracy: tol)
     }
 
+    func testBootstrapSpearmanByCountingEqualsRecomputingSpearmanOnEachResample() {
+        var rng = Xoshiro256StarStar(seed: 31)
+        let u = { Double(rng.next() >> 11) / Double(1 << 53) }
+        let gold = (0..<150).map { _ in (u() * 6).rounded() }      // heavy ties
+        let candidate = gold.map { $0 + (u() * 4).rounded() }, baseline = gold.map { _ in u() }
+        let fast = Bootstrap.pairedSpearman(gold: gold, candidate: candidate, baseline: baseline, resamples: 200, seed: 5)
+        let slow = Bootstrap.paired(count: 150, resamples: 200, seed: 5) { idx in
+            let g = idx.map { gold[$0] }
+            return Correlation.spearman(g, idx.map { candidate[$0] }) - Correlation.spearman(g, idx.map { baseline[$0] })
+        }
+        XCTAssertEqual(fast, slow)
+        let withNaN = Bootstrap.pairedSpearman(gold: [1, .nan, 3], candidate: [1, 2, 3], baseline: [3, 2, 1],
+                                               resamples: 10, seed: 5)
+        XCTAssertTrue(withNaN.low.isNaN && withNaN.high.isNaN, "NaN in, NaN out (as scipy and numpy)")
+    }
+
     func testBootstrapIntervalContainsTheObservedDifferenceOnAClearCutCase() {
         // 2000 items, 1000 resamples (the default size): the per-item difference has mean 0.05 and standard
         // deviation 0.2/√12 ≈ 0.0577, so the interval is about 0.05 ± 1.96·0.0577/√2000 ≈ 0.05 ± 0.0025.

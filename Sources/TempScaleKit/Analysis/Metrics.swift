@@ -349,14 +349,55 @@ public enum Bootstrap {
         return interval(diffs, percentiles)
     }
 
-    /// The Spearman case spelled out: ρ(gold, candidate) − ρ(gold, baseline), both recomputed on each resample.
+    /// The Spearman case: ρ(gold, candidate) − ρ(gold, baseline), both recomputed on each resample. Same result,
+    /// bit for bit, as `paired` with a closure calling `Correlation.spearman` on the resampled values, but without
+    /// sorting: every value is given its rank among the distinct values once, and a resample's average ranks are
+    /// then a counting pass (O(n) per side).
     public static func pairedSpearman(gold: [Double], candidate: [Double], baseline: [Double], resamples: Int,
                                       seed: UInt64, percentiles: (Double, Double) = (2.5, 97.5)) -> BootstrapInterval {
         precondition(gold.count == candidate.count && gold.count == baseline.count, "paired values of different lengths")
-        var g = gold, c = candidate, b = baseline
-        return paired(count: gold.count, resamples: resamples, seed: seed, percentiles: percentiles) { idx in
-            for (i, j) in idx.enumerated() { g[i] = gold[j]; c[i] = candidate[j]; b[i] = baseline[j] }
-            return Correlation.spearman(g, c) - Correlation.spearman(g, b)
+        let n = gold.count
+        if gold.contains(where: \.isNaN) || candidate.contains(where: \.isNaN) || baseline.contains(where: \.isNaN) {
+            // Every ρ is NaN (as scipy); the general path says so.
+            return paired(count: n, resamples: resamples, seed: seed, percentiles: percentiles) { _ in .nan }
+        }
+        let sides = [gold, candidate, baseline].map(DenseRanks.init)
+        var ranks = [[Double]](repeating: [Double](repeating: 0, count: n), count: 3)
+        return paired(count: n, resamples: resamples, seed: seed, percentiles: percentiles) { idx in
+            for s in 0..<3 { sides[s].averageRanks(of: idx, into: &ranks[s]) }
+            return Correlation.pearson(ranks[0], ranks[1]) - Correlation.pearson(ranks[0], ranks[2])
+        }
+    }
+
+    /// Each value's index among the sorted distinct values (ties share an index), for ranking resamples by counting.
+    private struct DenseRanks {
+        let ids: [Int]
+        let distinct: Int
+
+        init(_ x: [Double]) {
+            let order = x.indices.sorted { x[$0] < x[$1] }
+            var ids = [Int](repeating: 0, count: x.count)
+            var next = -1
+            for (p, i) in order.enumerated() {
+                if p == 0 || x[i] != x[order[p - 1]] { next += 1 }
+                ids[i] = next
+            }
+            self.ids = ids
+            distinct = next + 1
+        }
+
+        /// Average 1-based ranks of the values at `items` (with repeats), as `Correlation.averageRanks` of them.
+        func averageRanks(of items: [Int], into out: inout [Double]) {
+            var count = [Int](repeating: 0, count: distinct)
+            for i in items { count[ids[i]] += 1 }
+            // below[d]: how many resampled values are smaller than distinct value d.
+            var below = [Int](repeating: 0, count: distinct)
+            var run = 0
+            for d in 0..<distinct { below[d] = run; run += count[d] }
+            for (p, i) in items.enumerated() {
+                let d = ids[i]
+                out[p] = Double(2 * below[d] + count[d] + 1) / 2
+            }
         }
     }
 
