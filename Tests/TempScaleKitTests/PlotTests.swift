@@ -308,5 +308,69 @@ final class PlotTests: XCTestCase {
         try chart.write(to: out + "/sample.png")
         try chart.write(to: out + "/sample.svg")
         XCTAssertNoThrow(try decodePNG(Array(try Data(contentsOf: URL(fileURLWithPath: out + "/sample.png")))))
+
+        // A crowded one: many buckets and temperatures, a long σ label, negative values, a small image.
+        let taus = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.02]
+        let crowded = try LineChart(
+            title: "Spread of attention logits σ_a per bucket — every temperature in the sweep, all models",
+            xLabel: "text length bucket (tokens)", yLabel: "σ_a (std. dev. of attention logits)",
+            categories: (0..<16).map { "\($0 * 32)–\($0 * 32 + 31)" },
+            series: taus.enumerated().map { k, t in
+                .init(name: "τ = \(t)", values: (0..<16).map { i in i == 5 + k % 3 ? nil : (Double(i) - 4) * t / 10 })
+            })
+        try crowded.write(to: out + "/sample-crowded.png")
+        try crowded.write(to: out + "/sample-crowded.svg")
+        _ = parseSVG(crowded.svg())
+        XCTAssertNoThrow(try decodePNG(crowded.png(width: 800, height: 500)))
+    }
+
+    func testLegendWrapsIntoColumnsInsideTheImage() throws {
+        let chart = try LineChart(title: "t", xLabel: "x", yLabel: "y", categories: ["a", "b"],
+                                  series: (0..<40).map { .init(name: "τ = \($0)", values: [Double($0), 1]) })
+        let l = chart.layout(width: 960, height: 400)
+        XCTAssertGreaterThan(l.legendRows, 1)
+        XCTAssertLessThan(l.legendRows, 40)
+        for shape in l.shapes {
+            guard case .text(let s, let x, let top, .start, let scale, false, _) = shape else { continue }
+            XCTAssertLessThanOrEqual(x + BitmapFont.width(s, scale: scale), 960, s)
+            XCTAssertLessThanOrEqual(top + BitmapFont.height(scale: scale), 400, s)
+        }
+        XCTAssertLessThan(l.left, l.right)
+    }
+
+    func testValuesOutsideAFixedRangeAreClipped() throws {
+        let chart = try LineChart(title: "t", xLabel: "x", yLabel: "y", categories: ["a", "b", "c"],
+                                  series: [.init(name: "s", values: [0.5, 40, 1e300])], yRange: 0...1)
+        let (w, h) = (480, 320)
+        let png = try decodePNG(chart.png(width: w, height: h))
+        let l = chart.layout(width: w, height: h)
+        let blue = RGB.series(0)
+        for y in 0..<Int(l.top) - Int(ChartLayout.markerRadius) - 2 {
+            for x in Int(l.left)..<Int(l.right) {
+                let p = png.pixel(x, y)
+                XCTAssertFalse(p == (Int(blue.r), Int(blue.g), Int(blue.b)), "series drawn above the plot at (\(x), \(y))")
+            }
+        }
+        _ = parseSVG(chart.svg())
+        XCTAssertTrue(chart.svg().contains("clip-path=\"url(#plot1)\""))
+    }
+
+    func testOddSizesAndEmptyChartsStillRender() throws {
+        let none = try LineChart(title: "", xLabel: "", yLabel: "", categories: ["only"], series: [])
+        for (w, h) in [(1, 1), (10, 7), (200, 120)] {
+            let png = try decodePNG(none.png(width: w, height: h))
+            XCTAssertEqual(png.width, w)
+            XCTAssertEqual(png.height, h)
+            _ = try decodePNG(try tauChart().png(width: w, height: h))
+        }
+        _ = parseSVG(none.svg())
+        // Extreme magnitudes fall back to plain ticks instead of trapping.
+        let huge = try LineChart(title: "t", xLabel: "x", yLabel: "y", categories: ["a", "b"],
+                                 series: [.init(name: "s", values: [-1e308, 1e308])])
+        XCTAssertGreaterThanOrEqual(huge.axis.ticks.count, 2)
+        _ = try decodePNG(huge.png(width: 300, height: 200))
+        let tiny = try LineChart(title: "t", xLabel: "x", yLabel: "y", categories: ["a", "b"],
+                                 series: [.init(name: "s", values: [1e-320, 3e-320])])
+        _ = try decodePNG(tiny.png(width: 300, height: 200))
     }
 }

@@ -30,6 +30,12 @@ struct RGB: Equatable, Sendable {
     static func series(_ i: Int) -> RGB { palette[i % palette.count] }
 }
 
+/// Marker shapes; series past the palette's 8 colours reuse a colour with the next shape.
+enum MarkerKind: CaseIterable {
+    case circle, square, diamond
+    static func series(_ i: Int) -> MarkerKind { allCases[(i / RGB.palette.count) % allCases.count] }
+}
+
 struct Point: Equatable {
     let x: Double, y: Double
 }
@@ -44,7 +50,10 @@ enum Shape {
     /// `top` the top of the glyph cell. Vertical text (reads bottom to top): (`x`, `top`) is the centre.
     case text(String, x: Double, top: Double, anchor: Anchor, scale: Int, vertical: Bool, colour: RGB)
     case polyline([Point], colour: RGB, width: Double)
-    case marker(Point, radius: Double, colour: RGB)
+    case marker(Point, radius: Double, colour: RGB, kind: MarkerKind)
+    /// Shapes up to `endClip` draw only inside this rectangle.
+    case beginClip(x: Double, y: Double, w: Double, h: Double)
+    case endClip
 }
 
 /// Where everything of a chart goes at a given image size. Internal so tests can find a data point's pixel.
@@ -69,6 +78,8 @@ struct ChartLayout {
     let categoryEvery: Int
     let legendLeft: Double
     let legendNames: [String]
+    let legendRows: Int
+    let legendColumnWidth: Double
     private let chart: LineChart
 
     init(_ chart: LineChart, width: Int, height: Int) {
@@ -92,7 +103,12 @@ struct ChartLayout {
         // Legend on the right; names cut to a third of the image so the plot keeps its room.
         let names = chart.series.map { BitmapFont.fit($0.name, scale: s, width: W / 3) }
         legendNames = names
-        let legendWidth = names.isEmpty ? 0 : Self.swatch + 8 + (names.map { BitmapFont.width($0, scale: s) }.max() ?? 0)
+        // As many rows as fit beside the plot, then more columns.
+        let t = m + (titleText.isEmpty ? 0 : BitmapFont.height(scale: titleScale) + 16)
+        legendRows = Swift.max(1, Int((H - m - t - 6) / Self.legendRow))
+        let columns = (names.count + legendRows - 1) / legendRows
+        legendColumnWidth = Self.swatch + 8 + (names.map { BitmapFont.width($0, scale: s) }.max() ?? 0) + 16
+        let legendWidth = Double(columns) * legendColumnWidth - (columns > 0 ? 16 : 0)
 
         let tickWidth = axis.ticks.map { BitmapFont.width($0.label, scale: s) }.max() ?? 0
         let yLabelBand = chart.yLabel.isEmpty ? 0 : BitmapFont.height(scale: s) + 12
@@ -115,7 +131,6 @@ struct ChartLayout {
             (categoryRows, categoryEvery) = (1, need)
         }
 
-        let t = m + (titleText.isEmpty ? 0 : BitmapFont.height(scale: titleScale) + 16)
         let textH = BitmapFont.height(scale: s)
         var b = H - m - (chart.xLabel.isEmpty ? 0 : textH + 12) - Double(categoryRows) * (textH + 6) - 8
         if b - t < 20 { b = t + 20 }
@@ -168,7 +183,7 @@ struct ChartLayout {
                              anchor: .middle, scale: s, vertical: false, colour: .text))
         }
         if !chart.yLabel.isEmpty {
-            out.append(.text(BitmapFont.fit(chart.yLabel, scale: s, width: Double(height) - 2 * Self.margin),
+            out.append(.text(BitmapFont.fit(chart.yLabel, scale: s, width: bottom - top + 40),
                              x: Self.margin + textH / 2, top: ((top + bottom) / 2).rounded(), anchor: .middle, scale: s,
                              vertical: true, colour: .text))
         }
@@ -176,25 +191,29 @@ struct ChartLayout {
             out.append(.text(titleText, x: (Double(width) / 2).rounded(), top: Self.margin, anchor: .middle, scale: titleScale,
                              vertical: false, colour: .text))
         }
-        // Series: lines between consecutive present values, a marker at every present value.
+        // Series: lines between consecutive present values, a marker at every present value; clipped to the
+        // plot area (grown by a marker so points on the range's ends show whole), for values outside a fixed range.
+        let grow = Self.markerRadius + 1
+        out.append(.beginClip(x: left, y: top - grow, w: right - left, h: bottom - top + 2 * grow))
         for (k, series) in chart.series.enumerated() {
-            let colour = RGB.series(k)
+            let colour = RGB.series(k), kind = MarkerKind.series(k)
             for run in LineChart.segments(series.values) where run.count >= 2 {
                 out.append(.polyline(run.map { Point(x: x(category: $0.index), y: y(value: $0.value)) }, colour: colour,
                                      width: Self.lineWidth))
             }
             for (i, v) in series.values.enumerated() {
-                if let v { out.append(.marker(Point(x: x(category: i), y: y(value: v)), radius: Self.markerRadius, colour: colour)) }
+                if let v { out.append(.marker(Point(x: x(category: i), y: y(value: v)), radius: Self.markerRadius, colour: colour, kind: kind)) }
             }
         }
+        out.append(.endClip)
         // Legend.
         for (k, name) in legendNames.enumerated() {
-            let cy = top + 6 + Self.legendRow * (Double(k) + 0.5)
-            let colour = RGB.series(k)
-            out.append(.polyline([Point(x: legendLeft, y: cy), Point(x: legendLeft + Self.swatch, y: cy)], colour: colour,
-                                 width: Self.lineWidth))
-            out.append(.marker(Point(x: legendLeft + Self.swatch / 2, y: cy), radius: Self.markerRadius, colour: colour))
-            out.append(.text(name, x: legendLeft + Self.swatch + 8, top: (cy - textH / 2).rounded(), anchor: .start, scale: s,
+            let cy = top + 6 + Self.legendRow * (Double(k % legendRows) + 0.5)
+            let lx = legendLeft + Double(k / legendRows) * legendColumnWidth
+            let colour = RGB.series(k), kind = MarkerKind.series(k)
+            out.append(.polyline([Point(x: lx, y: cy), Point(x: lx + Self.swatch, y: cy)], colour: colour, width: Self.lineWidth))
+            out.append(.marker(Point(x: lx + Self.swatch / 2, y: cy), radius: Self.markerRadius, colour: colour, kind: kind))
+            out.append(.text(name, x: lx + Self.swatch + 8, top: (cy - textH / 2).rounded(), anchor: .start, scale: s,
                              vertical: false, colour: .text))
         }
         return out

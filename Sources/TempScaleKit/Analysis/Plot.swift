@@ -137,6 +137,7 @@ struct YAxis: Equatable {
             lo -= pad
             hi += pad
         }
+        guard Self.decimalTicksWork(lo, hi) else { return plain(lo, hi) }
         var step = NiceStep.around((hi - lo) / 5)
         while true {
             // The slack keeps a bound that is itself a tick (0.3 / 0.1 = 2.9999999999999996) from adding one more.
@@ -152,6 +153,7 @@ struct YAxis: Equatable {
     /// Ticks inside a fixed range, again at least 4 of them.
     static func fixed(_ r: ClosedRange<Double>) -> YAxis {
         let lo = r.lowerBound, hi = r.upperBound
+        guard Self.decimalTicksWork(lo, hi) else { return plain(lo, hi) }
         var step = NiceStep.around((hi - lo) / 5)
         while true {
             let first = (lo / step.value - 1e-9).rounded(.up), last = (hi / step.value + 1e-9).rounded(.down)
@@ -163,6 +165,24 @@ struct YAxis: Equatable {
             }
             step = step.smaller
         }
+    }
+}
+
+extension YAxis {
+    /// Decimal ticks need the span and step to be ordinary doubles (no overflow to ∞, no underflow
+    /// to subnormals); charts of cosines and σ are far inside that.
+    static func decimalTicksWork(_ lo: Double, _ hi: Double) -> Bool {
+        let span = hi - lo
+        return span.isFinite && span > 1e-250 && span < 1e250 && Swift.max(abs(lo), abs(hi)) < 1e250
+    }
+
+    /// Four evenly spaced ticks labelled as Swift prints doubles: the fallback for extreme ranges.
+    static func plain(_ lo: Double, _ hi: Double) -> YAxis {
+        let ticks = (0...3).map { k -> Tick in
+            let v = k == 3 ? hi : lo + (hi / 3 - lo / 3) * Double(k)
+            return Tick(value: v, label: "\(v)")
+        }
+        return YAxis(min: lo, max: hi, ticks: ticks)
     }
 }
 
@@ -232,6 +252,7 @@ extension LineChart {
         out += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"\(l.width)\" height=\"\(l.height)\" "
         out += "viewBox=\"0 0 \(l.width) \(l.height)\">\n"
         out += "<title>\(xmlEscape(title))</title>\n"
+        var clips = 0
         for shape in l.shapes {
             switch shape {
             case .rect(let x, let y, let w, let h, let fill):
@@ -259,8 +280,22 @@ extension LineChart {
                 let pts = points.map { "\(svgNumber($0.x)),\(svgNumber($0.y))" }.joined(separator: " ")
                 out += "<polyline points=\"\(pts)\" fill=\"none\" stroke=\"\(colour.hex)\" stroke-width=\"\(svgNumber(w))\" "
                 out += "stroke-linejoin=\"round\" stroke-linecap=\"round\"/>\n"
-            case .marker(let c, let r, let colour):
+            case .marker(let c, let r, let colour, .circle):
                 out += "<circle cx=\"\(svgNumber(c.x))\" cy=\"\(svgNumber(c.y))\" r=\"\(svgNumber(r))\" fill=\"\(colour.hex)\"/>\n"
+            case .marker(let c, let r, let colour, .square):
+                let h = 0.9 * r
+                out += "<rect x=\"\(svgNumber(c.x - h))\" y=\"\(svgNumber(c.y - h))\" width=\"\(svgNumber(2 * h))\" "
+                out += "height=\"\(svgNumber(2 * h))\" fill=\"\(colour.hex)\"/>\n"
+            case .marker(let c, let r, let colour, .diamond):
+                let h = 1.25 * r
+                let pts = [(0, -h), (h, 0), (0, h), (-h, 0)].map { "\(svgNumber(c.x + $0.0)),\(svgNumber(c.y + $0.1))" }
+                out += "<polygon points=\"\(pts.joined(separator: " "))\" fill=\"\(colour.hex)\"/>\n"
+            case .beginClip(let x, let y, let w, let h):
+                clips += 1
+                out += "<clipPath id=\"plot\(clips)\"><rect x=\"\(svgNumber(x))\" y=\"\(svgNumber(y))\" width=\"\(svgNumber(w))\" "
+                out += "height=\"\(svgNumber(h))\"/></clipPath>\n<g clip-path=\"url(#plot\(clips))\">\n"
+            case .endClip:
+                out += "</g>\n"
             }
         }
         out += "</svg>\n"
@@ -284,9 +319,11 @@ extension LineChart {
     }
 }
 
-/// A coordinate with at most two decimals and no exponent ("12.5", "-3", "0.25").
+/// A coordinate with at most two decimals and no exponent ("12.5", "-3", "0.25"). Coordinates far off
+/// the picture (a value far outside a fixed y range) are pinned at ±10^9, which the clip hides.
 func svgNumber(_ v: Double) -> String {
-    guard v.isFinite else { return "0" }
+    guard !v.isNaN else { return "0" }
+    let v = Swift.min(Swift.max(v, -1e9), 1e9)
     var s = decimalText(Int64((v * 100).rounded()), decimals: 2)
     while s.hasSuffix("0") { s.removeLast() }
     if s.hasSuffix(".") { s.removeLast() }

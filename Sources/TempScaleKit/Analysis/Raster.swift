@@ -9,6 +9,8 @@ struct Canvas {
     let height: Int
     /// Row-major RGB triples.
     private(set) var pixels: [UInt8]
+    /// Pixels outside [x0, x1) × [y0, y1) are left alone while a clip is set.
+    var clip: (x0: Int, y0: Int, x1: Int, y1: Int)?
 
     init(width: Int, height: Int, fill: RGB = .white) {
         self.width = width
@@ -29,6 +31,7 @@ struct Canvas {
     /// Mixes `colour` into pixel (x, y) with weight `alpha` in [0, 1]; off-canvas pixels are ignored.
     mutating func blend(_ x: Int, _ y: Int, _ colour: RGB, _ alpha: Double) {
         guard x >= 0, y >= 0, x < width, y < height, alpha > 0 else { return }
+        if let c = clip, x < c.x0 || x >= c.x1 || y < c.y0 || y >= c.y1 { return }
         let a = Swift.min(alpha, 1)
         let i = 3 * (y * width + x)
         func mix(_ old: UInt8, _ new: UInt8) -> UInt8 { UInt8((Double(old) * (1 - a) + Double(new) * a).rounded()) }
@@ -39,6 +42,7 @@ struct Canvas {
 
     /// A solid rectangle; edges are rounded to whole pixels (charts place these on the pixel grid).
     mutating func fillRect(x: Double, y: Double, w: Double, h: Double, _ colour: RGB) {
+        let x = tame(x), y = tame(y), w = tame(w), h = tame(h)
         let x0 = Swift.max(0, Int(x.rounded())), x1 = Swift.min(width, Int((x + w).rounded()))
         let y0 = Swift.max(0, Int(y.rounded())), y1 = Swift.min(height, Int((y + h).rounded()))
         guard x0 < x1, y0 < y1 else { return }
@@ -48,6 +52,7 @@ struct Canvas {
     /// A polyline `width` pixels thick with round joins and caps. Coverage is the max over segments,
     /// so joins are not drawn twice (no dark knots at the vertices).
     mutating func polyline(_ points: [Point], width lineWidth: Double, _ colour: RGB) {
+        let points = points.map { Point(x: tame($0.x), y: tame($0.y)) }
         guard let first = points.first else { return }
         let half = lineWidth / 2
         let pad = half + 1
@@ -79,14 +84,23 @@ struct Canvas {
         }
     }
 
-    /// A filled, anti-aliased disc.
-    mutating func disc(_ c: Point, radius r: Double, _ colour: RGB) {
-        let x0 = Int((c.x - r - 1).rounded(.down)), x1 = Int((c.x + r + 1).rounded(.up))
-        let y0 = Int((c.y - r - 1).rounded(.down)), y1 = Int((c.y + r + 1).rounded(.up))
+    /// A filled, anti-aliased marker: a disc of radius `r`, a square of half-side 0.9 r, or a diamond of
+    /// half-diagonal 1.25 r (so the three look about the same size).
+    mutating func marker(_ c: Point, radius r: Double, _ colour: RGB, kind: MarkerKind = .circle) {
+        let c = Point(x: tame(c.x), y: tame(c.y)), r = Swift.min(abs(tame(r)), 1e4)
+        let reach = 1.25 * r + 1
+        let x0 = Int((c.x - reach).rounded(.down)), x1 = Int((c.x + reach).rounded(.up))
+        let y0 = Int((c.y - reach).rounded(.down)), y1 = Int((c.y + reach).rounded(.up))
         for py in y0...y1 {
             for px in x0...x1 {
-                let dx = Double(px) + 0.5 - c.x, dy = Double(py) + 0.5 - c.y
-                blend(px, py, colour, r + 0.5 - (dx * dx + dy * dy).squareRoot())
+                let dx = abs(Double(px) + 0.5 - c.x), dy = abs(Double(py) + 0.5 - c.y)
+                let coverage: Double
+                switch kind {
+                case .circle: coverage = r + 0.5 - (dx * dx + dy * dy).squareRoot()
+                case .square: coverage = 0.9 * r + 0.5 - Swift.max(dx, dy)
+                case .diamond: coverage = 0.5 - (dx + dy - 1.25 * r) / 2.0.squareRoot()
+                }
+                blend(px, py, colour, coverage)
             }
         }
     }
@@ -121,9 +135,18 @@ struct Canvas {
         case .text(let s, let x, let top, let anchor, let scale, let vertical, let colour):
             text(s, x: x, top: top, anchor: anchor, scale: scale, vertical: vertical, colour)
         case .polyline(let points, let colour, let w): polyline(points, width: w, colour)
-        case .marker(let c, let r, let colour): disc(c, radius: r, colour)
+        case .marker(let c, let r, let colour, let kind): marker(c, radius: r, colour, kind: kind)
+        case .beginClip(let x, let y, let w, let h):
+            clip = (Int(tame(x).rounded()), Int(tame(y).rounded()), Int(tame(x + w).rounded()), Int(tame(y + h).rounded()))
+        case .endClip: clip = nil
         }
     }
+}
+
+/// A coordinate kept where integer conversion cannot trap (a value far outside a fixed y range maps
+/// far off the canvas; clipping hides it anyway). NaN becomes 0.
+private func tame(_ v: Double) -> Double {
+    v.isNaN ? 0 : Swift.min(Swift.max(v, -1e6), 1e6)
 }
 
 /// Distance from `p` to the segment a–b.
