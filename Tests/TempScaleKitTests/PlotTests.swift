@@ -294,6 +294,7 @@ final class PlotTests: XCTestCase {
                 XCTAssertTrue(e.underlyingReason is LineChart.Error, "\(e)")
                 XCTAssertTrue("\(e)".hasPrefix(path + ": "), "\(e)")
                 XCTAssertTrue("\(e)".contains(".svg or .png"), "\(e)")
+                XCTAssertEqual(e.underlyingReason as? LineChart.Error, .unsupportedExtension(name == "chart" ? "" : "txt"))
             }
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("chart.txt")))

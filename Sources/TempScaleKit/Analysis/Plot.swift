@@ -34,7 +34,8 @@ public struct LineChart: Sendable {
             case .badRange(let why):
                 return "chart: bad y range (\(why))"
             case .unsupportedExtension(let ext):
-                return "chart: cannot tell the image format from the extension '\(ext)'; use .svg or .png"
+                return ext.isEmpty ? "chart: the file name has no extension to choose the format by; use .svg or .png"
+                    : "chart: cannot write a chart as '.\(ext)'; use .svg or .png"
             }
         }
     }
@@ -95,14 +96,15 @@ public struct LineChart: Sendable {
         return YAxis.auto(lo, hi)
     }
 
-    /// Writes the chart as SVG or PNG, chosen by the path's extension, atomically (no partial file on failure).
-    public func write(to path: String, force: Bool = true) throws {
+    /// Writes the chart as SVG or PNG, chosen by the path's extension (any case), atomically: no partial
+    /// file on failure, and nothing at all for an extension other than .svg or .png.
+    public func write(to path: String, width: Int = 960, height: Int = 600, force: Bool = true) throws {
         let ext = fileExtension(path)
         let bytes: [UInt8]
         switch ext.lowercased() {
-        case "svg": bytes = Array(svg().utf8)
-        case "png": bytes = png()
-        default: throw FileError(path, Error.unsupportedExtension(ext.isEmpty ? "(none)" : "." + ext))
+        case "svg": bytes = Array(svg(width: width, height: height).utf8)
+        case "png": bytes = png(width: width, height: height)
+        default: throw FileError(path, Error.unsupportedExtension(ext))
         }
         let w = try AtomicFileWriter(destination: path, force: force, inputs: [])
         try w.write(bytes)
