@@ -49,7 +49,9 @@ struct CollapseCommand: ParsableCommand {
             let study = try CollapseStudy.run(embedder, texts: input, temperatures: taus, buckets: edges, perBucket: perBucket,
                                               progress: bar.update)
             let report = CollapseReport(study, model: embedder.model.displayName)
-            if let plot { _ = plot } // PLOT-TODO try report.chart().write(to: plot)
+            if let plot {
+                do { try report.chart().write(to: plot) } catch let e as LineChart.Error { throw FileError(plot, e) }
+            }
             printReport(text: report.text(), json: report.json(), asJSON: json)
         }
     }

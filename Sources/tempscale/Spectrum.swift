@@ -53,7 +53,9 @@ struct SpectrumCommand: ParsableCommand {
             let study = try SpectrumStudy.run(embedder, texts: input, temperatures: taus, buckets: edges, perBucket: perBucket,
                                               layers: (0..<count).filter(selection.contains), threads: threads, progress: bar.update)
             let report = SpectrumReport(study, model: embedder.model.displayName)
-            if let plot { _ = plot } // PLOT-TODO try report.chart().write(to: plot)
+            if let plot {
+                do { try report.chart().write(to: plot) } catch let e as LineChart.Error { throw FileError(plot, e) }
+            }
             printReport(text: report.text(), json: report.json(), asJSON: json)
         }
     }

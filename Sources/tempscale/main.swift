@@ -15,7 +15,7 @@ struct TempScaleCommand: ParsableCommand {
             """,
         version: TempScale.version,
         subcommands: [Inspect.self, Convert.self, Patch.self, Export.self, Embed.self, Tokenize.self, Verify.self,
-                      CollapseCommand.self, SpectrumCommand.self]
+                      CollapseCommand.self, SpectrumCommand.self, TuneCommand.self]
     )
 }
 

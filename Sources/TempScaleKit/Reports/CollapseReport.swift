@@ -32,6 +32,16 @@ public struct CollapseReport {
         return out
     }
 
+    /// The paper's picture: x = length bucket, y = mean pairwise cosine, a line per τ.
+    public func chart() throws -> LineChart {
+        try LineChart(title: "Length collapse: \(model)", xLabel: "text length (tokens)", yLabel: "mean pairwise cosine",
+                      categories: study.buckets.labels,
+                      series: study.temperatures.indices.map { k in
+                          LineChart.Series(name: "τ = " + formatTemperature(study.temperatures[k]),
+                                           values: study.statistics[k].map(\.meanPairwiseCosine))
+                      })
+    }
+
     public func json() -> JSONValue {
         let s = study
         func num(_ v: Double?) -> JSONValue { v.map { .double($0) } ?? .null }

@@ -34,6 +34,16 @@ public struct SpectrumReport {
         return formatFixed(Double(rows.map(\.tokens).reduce(0, +)) / Double(rows.count), 1)
     }
 
+    /// σ_a against length: x = length bucket, y = mean σ_a, a line per τ.
+    public func chart() throws -> LineChart {
+        try LineChart(title: "Attention spectrum: \(model)", xLabel: "text length (tokens)",
+                      yLabel: "mean σ_a (high-frequency gain of attention)", categories: study.buckets.labels,
+                      series: study.temperatures.indices.map { k in
+                          LineChart.Series(name: "τ = " + formatTemperature(study.temperatures[k]),
+                                           values: (0..<study.buckets.count).map { study.meanSigma(tau: k, bucket: $0) })
+                      })
+    }
+
     public func json() -> JSONValue {
         let s = study
         func num(_ v: Double?) -> JSONValue { v.map { .double($0) } ?? .null }

@@ -1,0 +1,76 @@
+import ArgumentParser
+import TempScaleKit
+
+struct TuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tune",
+        abstract: "Choose τ on labelled data: grid search on a dev split, result on a test split with a 95% interval.",
+        discussion: """
+            Tasks and metrics: retrieval (nDCG@10 chooses, MRR@10 also shown), similarity (Spearman),
+            classification (kNN accuracy). Data layouts: specs/tune-data.md; `make data` builds four real
+            sets in .cache/data. The dev score only chooses τ; the result is τ = 1 against the chosen τ on
+            the test split, with a paired bootstrap interval on the difference. For retrieval,
+            --query-temperature gives queries their own τ grid (every query τ × document τ pair is tried).
+
+            Examples:
+              tempscale tune models/all-MiniLM-L6-v2 --task classification --data .cache/data/bbc-classification
+              tempscale tune minilm.tsm --task retrieval --data .cache/data/debian-retrieval --grid 0.6,0.8,1
+              tempscale tune minilm.tsm --task retrieval --data beir/scifact --query-temperature 0.8,1 --grid 0.6,0.8,1
+              tempscale tune minilm.tsm --task similarity --data .cache/data/lee-similarity --bake -o minilm-tuned.tsm
+            """
+    )
+
+    @Argument(help: "Model folder, weight file or .tsm file.") var model: String
+    @Option(help: "retrieval, similarity or classification.") var task: TuneTask
+    @Option(help: "Data folder or file (specs/tune-data.md).") var data: String
+    @Option(help: "Candidate τ (documents, and queries unless --query-temperature is given).") var grid = "0.1,0.5,0.6,0.7,0.8,0.9,1.0"
+    @Option(help: "Retrieval only: candidate τ for the queries.") var queryTemperature: String?
+    @Option(help: "Neighbours for kNN classification.") var k = 5
+    @Option(help: "Bootstrap resamples for the interval.") var bootstrap = 1000
+    @Flag(help: "Write the model patched with the chosen τ to --output.") var bake = false
+    @Option(name: .shortAndLong, help: "Output of --bake: file (native, gguf) or folder (hf).") var output: String?
+    @Option(help: "Format of --bake's output: native, hf or gguf.") var format: OutputFormat = .native
+    @Flag(help: "Replace the --bake output if it exists.") var force = false
+    @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
+    @Option(help: "Worker threads.") var threads = 1
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func validate() throws {
+        _ = try parseTemperatures(grid, option: "--grid")
+        if let queryTemperature { _ = try parseTemperatures(queryTemperature, option: "--query-temperature") }
+        guard k > 0 else { throw ValidationError("--k must be positive") }
+        guard bootstrap >= 100 else { throw ValidationError("--bootstrap needs at least 100 resamples") }
+        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        if bake && output == nil { throw ValidationError("--bake needs -o/--output") }
+        if output != nil && !bake { throw ValidationError("-o/--output is the destination of --bake; add --bake") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let source = try ModelLoader.open(model)
+            let embedder = try TextEmbedder(model: source, maxLength: maxLength, options: .init(threads: threads))
+            let options = Tuner.Options(grid: try parseTemperatures(grid, option: "--grid"),
+                                        queryGrid: try queryTemperature.map { try parseTemperatures($0, option: "--query-temperature") },
+                                        k: k, resamples: bootstrap)
+            let bar = ProgressBar("tune", unit: "embeddings", minimum: 64)
+            let result: TuneResult
+            do { result = try Tuner.run(embedder, task: task, data: data, options: options, progress: bar.update) } catch let e as Tuner.Error {
+                throw FileError(data, e)
+            }
+            let report = TuneReport(result, model: embedder.model.displayName, data: data)
+            printReport(text: report.text(), json: report.json(), asJSON: json)
+            if bake, let output {
+                let tau = result.best.tau
+                let patched = try Patcher.patch(source, tau: tau)
+                for w in patched.warnings { printWarning(w) }
+                let written = try ModelWriter.write(patched.model, format: format, to: output, dtype: nil, force: force)
+                writeStderr("tempscale: baked τ = \(formatTemperature(tau)) (the documents' τ): \(written)\n")
+                if let q = result.best.queryTau, q != tau {
+                    writeStderr("tempscale: queries were best at τ = \(formatTemperature(q)): embed them from the baked model with --temperature \(formatTemperature(q / tau))\n")
+                }
+            }
+        }
+    }
+}
+
+extension TuneTask: ExpressibleByArgument {}
