@@ -132,7 +132,17 @@ extension Substring {
     }
 }
 
-/// Writes a report as text or JSON to stdout.
-func printReport(text: String, json: JSONValue, asJSON: Bool) {
+/// Writes a report as text or JSON to stdout, and the JSON to `jsonFile` when given.
+func printReport(text: String, json: JSONValue, asJSON: Bool, jsonFile: String?, inputs: [String]) throws {
+    if let jsonFile { try writeOutput(Array((json.serialized(pretty: true) + "\n").utf8), to: jsonFile, inputs: inputs) }
     print(asJSON ? json.serialized(pretty: true) : text, terminator: asJSON ? "\n" : "")
+}
+
+/// Refuses a --plot name the chart writer cannot honour before any work is done.
+func checkPlotPath(_ path: String?) throws {
+    guard let path else { return }
+    let lower = path.lowercased()
+    guard lower.hasSuffix(".svg") || lower.hasSuffix(".png") else {
+        throw ValidationError("--plot \(path): the plot is written as .svg or .png; name the file with one of those extensions")
+    }
 }

@@ -27,6 +27,7 @@ struct SpectrumCommand: ParsableCommand {
     @Option(help: "Write the plot (x = length bucket, y = mean σ_a, a line per τ): .svg or .png.") var plot: String?
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Worker threads.") var threads = 1
+    @Option(help: "Also write the JSON report to this file.") var jsonFile: String?
     @Flag(help: "Print the report as JSON (every text, layer and head).") var json = false
 
     func validate() throws {
@@ -34,6 +35,7 @@ struct SpectrumCommand: ParsableCommand {
         _ = try parseIntegers(buckets, option: "--buckets")
         guard perBucket > 0 else { throw ValidationError("--per-bucket must be positive") }
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        try checkPlotPath(plot)
     }
 
     func run() throws {
@@ -56,7 +58,7 @@ struct SpectrumCommand: ParsableCommand {
             if let plot {
                 do { try report.chart().write(to: plot) } catch let e as LineChart.Error { throw FileError(plot, e) }
             }
-            printReport(text: report.text(), json: report.json(), asJSON: json)
+            try printReport(text: report.text(), json: report.json(), asJSON: json, jsonFile: jsonFile, inputs: [model])
         }
     }
 }

@@ -33,6 +33,7 @@ struct TuneCommand: ParsableCommand {
     @Flag(help: "Replace the --bake output if it exists.") var force = false
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Worker threads.") var threads = 1
+    @Option(help: "Also write the JSON report to this file.") var jsonFile: String?
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
@@ -58,7 +59,7 @@ struct TuneCommand: ParsableCommand {
                 throw FileError(data, e)
             }
             let report = TuneReport(result, model: embedder.model.displayName, data: data)
-            printReport(text: report.text(), json: report.json(), asJSON: json)
+            try printReport(text: report.text(), json: report.json(), asJSON: json, jsonFile: jsonFile, inputs: [model])
             if bake, let output {
                 let tau = result.best.tau
                 let patched = try Patcher.patch(source, tau: tau)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The length-collapse lab on one model: collapse, spectrum and tune on the `make data` sets.
+# Writes text reports, JSON and SVG plots into results/<name>/ (committed; README quotes them).
+#   scripts/lab.sh NAME MODEL_DIR [TASKS...]
+# Environment: GRID (tune's τ grid), THREADS (default 2), BBC=0 to skip the BBC sets (slow on big models).
+set -euo pipefail
+name=$1 model=$2; shift 2
+tasks=${*:-"collapse spectrum lee debian bbc-classification bbc-retrieval"}
+bin=${BIN:-.build/release/tempscale} data=.cache/data out=results/$name
+threads=${THREADS:-2} grid=${GRID:-0.1,0.5,0.6,0.7,0.8,0.9,1.0}
+mkdir -p "$out"
+run() {  # run NAME CMD...: text report to NAME.txt, JSON to NAME.json, wall time to the log
+    local what=$1; shift
+    local t0=$SECONDS
+    "$@" --json-file "$out/$what.json" > "$out/$what.txt"
+    echo "$what: $((SECONDS - t0)) s" | tee -a "$out/timings.log"
+}
+: > "$out/timings.log"
+for t in $tasks; do
+  case $t in
+    collapse)
+      # One source (Debian long descriptions) so the buckets differ in length, not in kind of text.
+      run collapse $bin collapse "$model" --texts $data/debian-retrieval/corpus.jsonl --per-bucket 300 \
+        --temperatures 1,0.9,0.8,0.7,0.6,0.5 --threads "$threads" --plot "$out/collapse.svg" ;;
+    spectrum)
+      run spectrum $bin spectrum "$model" --texts $data/debian-retrieval/corpus.jsonl --per-bucket 8 \
+        --temperatures 1,0.8,0.6 --threads "$threads" --plot "$out/spectrum.svg" ;;
+    lee) run tune-lee $bin tune "$model" --task similarity --data $data/lee-similarity --grid "$grid" --threads "$threads" ;;
+    debian) run tune-debian $bin tune "$model" --task retrieval --data $data/debian-retrieval --grid "$grid" --threads "$threads" ;;
+    bbc-classification) run tune-bbc-classification $bin tune "$model" --task classification --data $data/bbc-classification --grid "$grid" --threads "$threads" ;;
+    bbc-retrieval) run tune-bbc-retrieval $bin tune "$model" --task retrieval --data $data/bbc-retrieval --grid "$grid" --threads "$threads" ;;
+    *) echo "unknown task $t" >&2; exit 2 ;;
+  esac
+done
