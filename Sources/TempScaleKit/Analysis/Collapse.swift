@@ -31,10 +31,10 @@ public enum Collapse {
                 for k in 0..<dim { sum[k] += u[k] }
             }
             let pairwise: Double? = n >= 2 && units == Double(n)
-                ? (dot(sum, sum) - units) / (units * (units - 1)) : nil
+                ? cosine((dot(sum, sum) - units) / (units * (units - 1))) : nil
             let centroid = mean(embeddings, members, dim)
             let cu = unit(centroid)
-            let toCentroid: Double? = cu.isEmpty ? nil : members.map { dot(unit(embeddings[$0]), cu) }.reduce(0, +) / Double(n)
+            let toCentroid: Double? = cu.isEmpty ? nil : members.map { cosine(dot(unit(embeddings[$0]), cu)) }.reduce(0, +) / Double(n)
             let distance = members.map { i -> Double in
                 var s = 0.0
                 for k in 0..<dim { let d = Double(embeddings[i][k]) - global[k]; s += d * d }
@@ -51,6 +51,10 @@ public enum Collapse {
         guard defined.count >= 2 else { return nil }
         return defined.last! - defined.first!
     }
+
+    /// A dot product of unit vectors, kept in [−1, 1]: rounding can put it an ulp outside (cos(e, e) of a
+    /// one-text bucket came out as 1.0000000000000002), which is not a cosine.
+    static func cosine(_ x: Double) -> Double { min(1, max(-1, x)) }
 
     static func mean(_ rows: [[Float]], _ members: [Int], _ dim: Int) -> [Double] {
         var m = [Double](repeating: 0, count: dim)
