@@ -18,7 +18,7 @@ MPNET := $(CACHE)/models/all-mpnet-base-v2
 BIN := .build/release/tempscale
 OUT := out
 
-.PHONY: all deps venv model models build data test demo bench golden fixtures clean
+.PHONY: all deps venv model models build data lab test demo bench golden fixtures clean
 
 all: build
 
@@ -123,6 +123,13 @@ bench: deps build models venv
 	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 1
 	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 2
 	$(PY) scripts/bench_encoder.py $(BIN) $(MPNET) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 500
+
+# The length-collapse lab on both real models: collapse, spectrum and tune on the `make data` sets; rewrites
+# results/<model>/ (text, JSON, SVG plots) that the README quotes. MiniLM ~10 min, MPNet ~35 min on 2 cores.
+# MPNet runs a shorter τ grid (its encoder is ~8× slower per text).
+lab: build models data
+	@core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
+	scripts/lab.sh minilm $(MINILM) && GRID=0.5,0.6,0.7,0.8,0.9,1.0 scripts/lab.sh mpnet $(MPNET)
 
 # Regenerate the committed golden embeddings with the pinned reference stack (never our encoder).
 golden: venv models
