@@ -2,12 +2,13 @@
 # The length-collapse lab on one model: collapse, spectrum and tune on the `make data` sets.
 # Writes text reports, JSON and SVG plots into results/<name>/ (committed; README quotes them).
 #   scripts/lab.sh NAME MODEL_DIR [TASKS...]
-# Environment: GRID (tune's τ grid), THREADS (default 2), BBC=0 to skip the BBC sets (slow on big models).
+# Environment: GRID (tune's τ grid), TAUS (collapse's τ list), PER_BUCKET (collapse's sample), THREADS (default 2).
 set -euo pipefail
 name=$1 model=$2; shift 2
 tasks=${*:-"collapse spectrum lee debian bbc-classification bbc-retrieval"}
 bin=${BIN:-.build/release/tempscale} data=.cache/data out=results/$name
 threads=${THREADS:-2} grid=${GRID:-0.1,0.5,0.6,0.7,0.8,0.9,1.0}
+taus=${TAUS:-1,0.9,0.8,0.7,0.6,0.5} per_bucket=${PER_BUCKET:-300}
 mkdir -p "$out"
 run() {  # run NAME CMD...: text report to NAME.txt, JSON to NAME.json, wall time to the log
     local what=$1; shift
@@ -20,8 +21,8 @@ for t in $tasks; do
   case $t in
     collapse)
       # One source (Debian long descriptions) so the buckets differ in length, not in kind of text.
-      run collapse $bin collapse "$model" --texts $data/debian-retrieval/corpus.jsonl --per-bucket 300 \
-        --temperatures 1,0.9,0.8,0.7,0.6,0.5 --threads "$threads" --plot "$out/collapse.svg" ;;
+      run collapse $bin collapse "$model" --texts $data/debian-retrieval/corpus.jsonl --per-bucket "$per_bucket" \
+        --temperatures "$taus" --threads "$threads" --plot "$out/collapse.svg" ;;
     spectrum)
       run spectrum $bin spectrum "$model" --texts $data/debian-retrieval/corpus.jsonl --per-bucket 8 \
         --temperatures 1,0.8,0.6 --threads "$threads" --plot "$out/spectrum.svg" ;;
