@@ -1,5 +1,8 @@
 import ArgumentParser
 import TempScaleKit
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct TuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,6 +51,8 @@ struct TuneCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            // Refuse an existing --bake output before the grid search, not after it.
+            if bake, let output, !force, access(output, F_OK) == 0 { throw FileError(output, IOError.outputExists) }
             let source = try ModelLoader.open(model)
             let embedder = try TextEmbedder(model: source, maxLength: maxLength, options: .init(threads: threads))
             let options = Tuner.Options(grid: try parseTemperatures(grid, option: "--grid"),

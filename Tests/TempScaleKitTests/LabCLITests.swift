@@ -222,6 +222,11 @@ final class LabCLITests: XCTestCase {
             XCTAssertEqual(r.stdout, "", args.joined(separator: " "))
         }
         XCTAssertEqual(dir.listing, ["t.txt"])
+        // An existing --bake output is refused before any work, and left as it was.
+        let existing = dir.write("taken.tsm", "keep me")
+        let r = try run(["tune", Paths.minilm, "--task", "similarity", "--data", Self.data + "/lee-similarity", "--bake", "-o", existing])
+        XCTAssertEqual(r.stderr, "tempscale: error: \(existing): output exists; pass --force to replace it\n")
+        XCTAssertEqual(try String(contentsOfFile: existing, encoding: .utf8), "keep me")
     }
 
     func testMalformedRetrievalDataNamesTheFileAndLine() throws {
