@@ -78,9 +78,9 @@ public enum Tuner {
     /// The winner: highest dev score of the first metric; a tie goes to the candidate closest to τ = 1.
     static func choose(_ c: [TuneResult.Candidate]) -> Int {
         func change(_ x: TuneResult.Candidate) -> Double { max(abs(1 - x.tau), abs(1 - (x.queryTau ?? x.tau))) }
+        func score(_ i: Int) -> Double { c[i].dev[0].isNaN ? -.infinity : c[i].dev[0] }
         return c.indices.max { a, b in
-            let sa = c[a].dev[0], sb = c[b].dev[0]
-            return sa != sb ? !(sa > sb) && (sb > sa || sa.isNaN) : change(c[a]) > change(c[b])
+            score(a) != score(b) ? score(a) < score(b) : change(c[a]) > change(c[b])
         }!
     }
 
@@ -90,12 +90,11 @@ public enum Tuner {
                           _ progress: (@Sendable (Int, Int) -> Void)?) throws -> TuneResult {
         let devQ = set.dev.map(\.query), testQ = set.test.map(\.query)
         let qGrid = o.queryGrid ?? o.grid
-        let docTaus = unique(o.grid + [1]), queryTaus = unique(qGrid + [1])
+        let docTaus = unique(o.grid + [1])
         let total = set.corpus.count * docTaus.count + devQ.count * qGrid.count + testQ.count * 2
         let cache = EmbeddingCache(embedder, total: total, progress: progress)
         let corpus = cache.texts("corpus", set.corpus), devTexts = cache.texts("dev", devQ.map { set.queries[$0] })
         let testTexts = cache.texts("test", testQ.map { set.queries[$0] })
-        _ = queryTaus
         func scores(_ queries: EmbeddingCache.Texts, _ qt: Double, _ dt: Double, _ judged: [(query: Int, gains: [Int: Double])]) -> [[Double]] {
             let q = cache.embed(queries, qt), d = cache.embed(corpus, dt)
             let sims = similarityMatrix(q, d)
