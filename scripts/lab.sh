@@ -25,7 +25,8 @@ for t in $tasks; do
         --temperatures "$taus" --threads "$threads" --plot "$out/collapse.svg" ;;
     spectrum)
       run spectrum $bin spectrum "$model" --texts $data/debian-retrieval/corpus.jsonl --per-bucket 8 \
-        --temperatures 1,0.8,0.6 --threads "$threads" --plot "$out/spectrum.svg" ;;
+        --temperatures 1,0.8,0.6 --threads "$threads" --plot "$out/spectrum.svg"
+      gzip -n -f "$out/spectrum.json" ;;  # every text, layer and head: large, compresses 5×
     lee) run tune-lee $bin tune "$model" --task similarity --data $data/lee-similarity --grid "$grid" --threads "$threads" ;;
     debian) run tune-debian $bin tune "$model" --task retrieval --data $data/debian-retrieval --grid "$grid" --threads "$threads" ;;
     bbc-classification) run tune-bbc-classification $bin tune "$model" --task classification --data $data/bbc-classification --grid "$grid" --threads "$threads" ;;

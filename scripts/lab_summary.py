@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Markdown tables from the lab's JSON reports (results/<model>/*.json), for the README.
 Usage: python3 scripts/lab_summary.py results/minilm results/mpnet"""
+import gzip
 import json
 import os
 import sys
@@ -34,7 +35,7 @@ def collapse(path):
 
 
 def spectrum(path):
-    j = json.load(open(path))
+    j = json.load(gzip.open(path, "rt"))
     taus = j["temperatures"]
     print(f"Spectrum — {j['model']}: mean σ_a over texts, all {len(j['layers'])} layers and every head "
           "(in brackets: mean ‖HC[X]‖/‖X‖ of the last layer):\n")
@@ -76,8 +77,8 @@ def main():
     for d in sys.argv[1:]:
         if os.path.exists(f"{d}/collapse.json"):
             collapse(f"{d}/collapse.json")
-        if os.path.exists(f"{d}/spectrum.json"):
-            spectrum(f"{d}/spectrum.json")
+        if os.path.exists(f"{d}/spectrum.json.gz"):
+            spectrum(f"{d}/spectrum.json.gz")
         for name in ["lee", "debian", "bbc-classification", "bbc-retrieval"]:
             if os.path.exists(f"{d}/tune-{name}.json"):
                 tunes.append(f"{d}/tune-{name}.json")
