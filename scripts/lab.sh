@@ -16,7 +16,7 @@ run() {  # run NAME CMD...: text report to NAME.txt, JSON to NAME.json, wall tim
     "$@" --json-file "$out/$what.json" > "$out/$what.txt"
     echo "$what: $((SECONDS - t0)) s" | tee -a "$out/timings.log"
 }
-: > "$out/timings.log"
+echo "# $(date -u +%F) $(nproc) cores, $threads threads: $tasks" >> "$out/timings.log"
 for t in $tasks; do
   case $t in
     collapse)

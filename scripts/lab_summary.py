@@ -37,8 +37,8 @@ def collapse(path):
 def spectrum(path):
     j = json.load(gzip.open(path, "rt"))
     taus = j["temperatures"]
-    print(f"Spectrum — {j['model']}: mean σ_a over texts, all {len(j['layers'])} layers and every head "
-          "(in brackets: mean ‖HC[X]‖/‖X‖ of the last layer):\n")
+    print(f"Spectrum — {j['model']}: mean σ_a over texts, all {len(j['layers'])} layers and every head; "
+          "in brackets the median σ_a/√n (σ_a against its ceiling √n) and the last layer's mean ‖HC[X]‖/‖X‖:\n")
     print("| bucket (tokens) | texts | mean n | " + " | ".join(f"τ = {tau(t['tau'])}" for t in taus) + " |")
     print("|---|---|---|" + "---|" * len(taus))
     for b in range(len(taus[0]["buckets"])):
@@ -50,7 +50,7 @@ def spectrum(path):
         for t in taus:
             bk = t["buckets"][b]
             share = sum(r["hc_share"][-1] for r in bk["per_text"]) / len(bk["per_text"])
-            cells.append(f"{f(bk['mean_sigma_a'], 3)} ({f(share, 3)})")
+            cells.append(f"{f(bk['mean_sigma_a'], 3)} ({f(bk['median_sigma_a_over_sqrt_n'], 3)}; {f(share, 3)})")
         print(f"| {taus[0]['buckets'][b]['label']} | {len(rows)} | {n:.0f} | " + " | ".join(cells) + " |")
     print()
 

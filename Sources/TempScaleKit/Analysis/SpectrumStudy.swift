@@ -30,6 +30,14 @@ public struct SpectrumStudy: Sendable {
             .reduce(0, +) / Double(rows.count)
     }
 
+    /// Median of σ_a/√n over the bucket's texts, layers and heads. √n bounds σ_a (‖A‖₂ ≤ √n for a row-stochastic
+    /// n×n A, reached by a head that puts all weight on one token), so this is σ_a against its ceiling at that length.
+    public func medianScaledSigma(tau k: Int, bucket b: Int) -> Double? {
+        let v = measurements[k][b].flatMap { m in m.sigma.flatMap { $0 }.map { $0 / Double(m.tokens).squareRoot() } }.sorted()
+        guard !v.isEmpty else { return nil }
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    }
+
     /// Mean σ_a per measured layer (over the bucket's texts and heads).
     public func meanSigmaPerLayer(tau k: Int, bucket b: Int) -> [Double]? {
         let rows = measurements[k][b]

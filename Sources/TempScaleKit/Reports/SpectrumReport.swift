@@ -19,6 +19,12 @@ public struct SpectrumReport {
             t.add([s.buckets.label(b), "\(s.members[b].count)", meanTokens(b)] + s.temperatures.indices.map { formatOptional(s.meanSigma(tau: $0, bucket: b), 4) })
         }
         out += t.render()
+        out += "\nmedian σ_a/√n over texts, layers and heads (σ_a against its ceiling √n at that length)\n"
+        var r = TextTable(["bucket", "texts", "mean n"] + taus)
+        for b in 0..<s.buckets.count {
+            r.add([s.buckets.label(b), "\(s.members[b].count)", meanTokens(b)] + s.temperatures.indices.map { formatOptional(s.medianScaledSigma(tau: $0, bucket: b), 4) })
+        }
+        out += r.render()
         out += "\n‖HC[X]‖/‖X‖ of the last layer's hidden states, mean over texts\n"
         var h = TextTable(["bucket", "texts", "mean n"] + taus)
         for b in 0..<s.buckets.count {
@@ -57,6 +63,7 @@ public struct SpectrumReport {
                         .object(JSONObject([
                             ("label", .string(s.buckets.label(b))), ("texts", .int(Int64(s.members[b].count))),
                             ("mean_sigma_a", num(s.meanSigma(tau: k, bucket: b))),
+                            ("median_sigma_a_over_sqrt_n", num(s.medianScaledSigma(tau: k, bucket: b))),
                             ("mean_sigma_a_per_layer", s.meanSigmaPerLayer(tau: k, bucket: b).map { .array($0.map { .double($0) }) } ?? .null),
                             ("per_text", .array(s.measurements[k][b].map { m in
                                 .object(JSONObject([
