@@ -103,7 +103,7 @@ extension DType: ExpressibleByArgument {
 
 /// "1,0.9,0.8" → [1, 0.9, 0.8]; every value a finite number > 0, no duplicates.
 func parseTemperatures(_ text: String, option: String) throws -> [Double] {
-    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: " ") }
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmingSpaces)
     var out: [Double] = []
     for p in parts {
         guard let v = Double(p), v.isFinite, v > 0 else {
@@ -118,17 +118,8 @@ func parseTemperatures(_ text: String, option: String) throws -> [Double] {
 /// "0,16,32" → [0, 16, 32].
 func parseIntegers(_ text: String, option: String) throws -> [Int] {
     try text.split(separator: ",", omittingEmptySubsequences: false).map { p in
-        guard let v = Int(p.trimmingCharacters(in: " ")) else { throw ValidationError("\(option): '\(p)' is not an integer") }
+        guard let v = Int(p.trimmingSpaces) else { throw ValidationError("\(option): '\(p)' is not an integer") }
         return v
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = self
-        while s.first == set { s.removeFirst() }
-        while s.last == set { s.removeLast() }
-        return String(s)
     }
 }
 

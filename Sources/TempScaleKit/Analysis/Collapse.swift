@@ -22,19 +22,15 @@ public enum Collapse {
                 return BucketStatistics(count: 0, meanPairwiseCosine: nil, meanCosineToCentroid: nil, meanDistanceToGlobalCentroid: nil)
             }
             // Σᵢ<ⱼ uᵢ·uⱼ = (‖Σ uᵢ‖² − Σ ‖uᵢ‖²) / 2 for unit vectors uᵢ: O(n·d), not O(n²·d).
+            let units = members.map { unit(embeddings[$0]) }
             var sum = [Double](repeating: 0, count: dim)
-            var units = 0.0
-            for i in members {
-                let u = unit(embeddings[i])
-                guard !u.isEmpty else { continue }
-                units += 1
-                for k in 0..<dim { sum[k] += u[k] }
-            }
-            let pairwise: Double? = n >= 2 && units == Double(n)
-                ? cosine((dot(sum, sum) - units) / (units * (units - 1))) : nil
-            let centroid = mean(embeddings, members, dim)
-            let cu = unit(centroid)
-            let toCentroid: Double? = cu.isEmpty ? nil : members.map { cosine(dot(unit(embeddings[$0]), cu)) }.reduce(0, +) / Double(n)
+            for u in units { for k in 0..<u.count { sum[k] += u[k] } }
+            let defined = Double(units.filter { !$0.isEmpty }.count)
+            let pairwise: Double? = n >= 2 && defined == Double(n)
+                ? cosine((Cosine.dot(sum, sum) - defined) / (defined * (defined - 1))) : nil
+            let cu = unit(mean(embeddings, members, dim))
+            let toCentroid: Double? = cu.isEmpty ? nil
+                : units.map { $0.isEmpty ? 0 : cosine(Cosine.dot($0, cu)) }.reduce(0, +) / Double(n)
             let distance = members.map { i -> Double in
                 var s = 0.0
                 for k in 0..<dim { let d = Double(embeddings[i][k]) - global[k]; s += d * d }
@@ -63,15 +59,10 @@ public enum Collapse {
         return m.map { $0 / Double(members.count) }
     }
 
+    /// v / ‖v‖ in double precision; empty for a zero vector (no direction, no cosine).
     static func unit<V: Collection>(_ v: V) -> [Double] where V.Element: BinaryFloatingPoint {
         let d = v.map { Double($0) }
-        let norm = dot(d, d).squareRoot()
+        let norm = Cosine.dot(d, d).squareRoot()
         return norm > 0 ? d.map { $0 / norm } : []
-    }
-
-    static func dot(_ a: [Double], _ b: [Double]) -> Double {
-        var s = 0.0
-        for k in 0..<min(a.count, b.count) { s += a[k] * b[k] }
-        return s
     }
 }

@@ -34,10 +34,8 @@ public struct CollapseStudy: Sendable {
         let total = ids.count * temperatures.count
         var stats: [[Collapse.BucketStatistics]] = []
         for (k, t) in temperatures.enumerated() {
-            let offset = k * ids.count
-            var step: (@Sendable (Int, Int) -> Void)?
-            if let progress { step = { done, _ in progress(offset + done, total) } }
-            let e = embedder.encoder.embed(ids: ids, temperature: Float(t), padId: embedder.tokenizer.padId, progress: step)
+            let e = embedder.encoder.embed(ids: ids, temperature: Float(t), padId: embedder.tokenizer.padId,
+                                           progress: stageProgress(progress, from: k * ids.count, of: total))
             stats.append(Collapse.statistics(e, buckets: local))
         }
         return CollapseStudy(temperatures: temperatures, buckets: buckets, maxLength: embedder.maxLength, textCount: texts.count,
@@ -45,4 +43,10 @@ public struct CollapseStudy: Sendable {
                              belowFirstEdge: lengths.filter { buckets.index(of: $0) == nil }.count,
                              members: members, available: available, statistics: stats)
     }
+}
+
+/// Progress of one stage of a longer job: the stage's count continues from `offset` out of `total`.
+func stageProgress(_ progress: (@Sendable (Int, Int) -> Void)?, from offset: Int, of total: Int) -> (@Sendable (Int, Int) -> Void)? {
+    guard let progress else { return nil }
+    return { done, _ in progress(min(total, offset + done), total) }
 }

@@ -6,6 +6,8 @@ public struct SpectrumStudy: Sendable {
     public let temperatures: [Double]
     public let buckets: LengthBuckets
     public let layers: [Int]
+    /// The model's encoder layers (hidden-state index of the last layer's output).
+    public let modelLayers: Int
     public let maxLength: Int
     public let textCount: Int
     public let truncatedCount: Int
@@ -78,7 +80,8 @@ public struct SpectrumStudy: Sendable {
                 progress?(done, jobs.count)
             }
         }
-        return SpectrumStudy(temperatures: temperatures, buckets: buckets, layers: chosenLayers, maxLength: embedder.maxLength,
+        return SpectrumStudy(temperatures: temperatures, buckets: buckets, layers: chosenLayers, modelLayers: count,
+                             maxLength: embedder.maxLength,
                              textCount: texts.count, truncatedCount: encodings.filter(\.truncated).count,
                              members: members, measurements: box.rows)
     }

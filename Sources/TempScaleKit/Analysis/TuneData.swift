@@ -151,14 +151,7 @@ public enum TuneData {
         guard !isDirectory(path) else { throw FileError(path, IOError.cannotOpen("is a folder")) }
         let f: MappedFile
         do { f = try MappedFile(path: path) } catch { throw FileError(path, TuneDataError.missing(path.split(separator: "/").last.map(String.init) ?? path)) }
-        var lines = Array(f.all).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        return try lines.enumerated().map { n, raw in
-            var l = raw
-            if l.last == UInt8(ascii: "\r") { l = l.dropLast() }
-            guard let s = String(validating: l, as: UTF8.self) else { throw FileError(path, TextInput.Error.notUTF8(line: n + 1)) }
-            return s
-        }
+        do { return try TextInput.lines(Array(f.all)) } catch { throw FileError(path, error) }
     }
 
     /// (1-based line number, object) for every non-blank line.
@@ -209,8 +202,9 @@ public enum TuneData {
     }
 }
 
-extension String {
-    var trimmingSpaces: String {
+extension StringProtocol {
+    /// Without leading and trailing spaces.
+    public var trimmingSpaces: String {
         var s = Substring(self)
         while s.first == " " { s.removeFirst() }
         while s.last == " " { s.removeLast() }

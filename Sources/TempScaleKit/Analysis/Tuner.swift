@@ -219,10 +219,8 @@ final class EmbeddingCache: @unchecked Sendable {
     func embed(_ t: Texts, _ tau: Double) -> [[Double]] {
         let key = "\(t.name)@\(tau)"
         if let e = store[key] { return e }
-        let offset = done, total = total, progress = progress
-        var step: (@Sendable (Int, Int) -> Void)?
-        if let progress { step = { n, _ in progress(min(total, offset + n), total) } }
-        let rows = embedder.encoder.embed(ids: t.ids, temperature: Float(tau), padId: embedder.tokenizer.padId, progress: step)
+        let rows = embedder.encoder.embed(ids: t.ids, temperature: Float(tau), padId: embedder.tokenizer.padId,
+                                          progress: stageProgress(progress, from: done, of: total))
         done += t.ids.count
         let e = Cosine.normalized(rows)
         store[key] = e

@@ -14,21 +14,30 @@ public enum TextInput {
     }
 
     public static func parse(_ bytes: [UInt8]) throws(Error) -> [String] {
-        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
         var texts: [String] = []
-        texts.reserveCapacity(lines.count)
-        for (n, raw) in lines.enumerated() {
-            var line = raw
-            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            guard let s = String(validating: line, as: UTF8.self) else { throw .notUTF8(line: n + 1) }
-            if line.first == UInt8(ascii: "{"), let json = try? JSON.parse(Array(line)), case .object(let o) = json {
+        for (n, line) in try lines(bytes).enumerated() {
+            if line.first == "{", let json = try? JSON.parse(line), case .object(let o) = json {
                 guard let text = o["text"]?.stringValue else { throw .jsonWithoutText(line: n + 1) }
                 texts.append(text)
             } else {
-                texts.append(s)
+                texts.append(line)
             }
         }
         return texts
+    }
+
+    /// The lines of a UTF-8 file: split at \n, a trailing \r dropped, no entry for a final newline.
+    public static func lines(_ bytes: [UInt8]) throws(Error) -> [String] {
+        var raw = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if raw.last?.isEmpty == true { raw.removeLast() }
+        var out: [String] = []
+        out.reserveCapacity(raw.count)
+        for (n, r) in raw.enumerated() {
+            var line = r
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            guard let s = String(validating: line, as: UTF8.self) else { throw .notUTF8(line: n + 1) }
+            out.append(s)
+        }
+        return out
     }
 }

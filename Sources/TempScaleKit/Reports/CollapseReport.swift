@@ -44,7 +44,6 @@ public struct CollapseReport {
 
     public func json() -> JSONValue {
         let s = study
-        func num(_ v: Double?) -> JSONValue { v.map { .double($0) } ?? .null }
         return .object(JSONObject([
             ("model", .string(model)), ("texts", .int(Int64(s.textCount))), ("truncated", .int(Int64(s.truncatedCount))),
             ("max_length", .int(Int64(s.maxLength))), ("below_first_edge", .int(Int64(s.belowFirstEdge))),
@@ -54,11 +53,11 @@ public struct CollapseReport {
             })),
             ("temperatures", .array(s.temperatures.indices.map { k in
                 .object(JSONObject([
-                    ("tau", .double(s.temperatures[k])), ("long_short_gap", num(s.gaps[k])),
+                    ("tau", .double(s.temperatures[k])), ("long_short_gap", JSONValue.number(s.gaps[k])),
                     ("buckets", .array(s.statistics[k].map { st in
-                        .object(JSONObject([("count", .int(Int64(st.count))), ("mean_pairwise_cosine", num(st.meanPairwiseCosine)),
-                                            ("mean_cosine_to_centroid", num(st.meanCosineToCentroid)),
-                                            ("mean_distance_to_global_centroid", num(st.meanDistanceToGlobalCentroid))]))
+                        .object(JSONObject([("count", .int(Int64(st.count))), ("mean_pairwise_cosine", JSONValue.number(st.meanPairwiseCosine)),
+                                            ("mean_cosine_to_centroid", JSONValue.number(st.meanCosineToCentroid)),
+                                            ("mean_distance_to_global_centroid", JSONValue.number(st.meanDistanceToGlobalCentroid))]))
                     })),
                 ]))
             })),

@@ -9,29 +9,25 @@ public struct SpectrumReport {
 
     public func text() -> String {
         let s = study
-        let taus = s.temperatures.map { "τ=" + formatTemperature($0) }
-        let last = s.measurements.first?.first { !$0.isEmpty }?.first?.highFrequencyShare.count ?? 1
         var out = "spectrum: \(model), \(formatCount(s.textCount)) texts, \(formatCount(s.truncatedCount)) truncated at \(s.maxLength) tokens; "
         out += "layers \(s.layers.map(String.init).joined(separator: ","))\n"
         out += "σ_a = largest singular value of A − (1/n)·11ᵀ, mean over texts, layers and heads (smaller = stronger low-pass filter)\n"
-        var t = TextTable(["bucket", "texts", "mean n"] + taus)
-        for b in 0..<s.buckets.count {
-            t.add([s.buckets.label(b), "\(s.members[b].count)", meanTokens(b)] + s.temperatures.indices.map { formatOptional(s.meanSigma(tau: $0, bucket: b), 4) })
-        }
-        out += t.render()
+        out += table { s.meanSigma(tau: $0, bucket: $1) }
         out += "\nmedian σ_a/√n over texts, layers and heads (σ_a against its ceiling √n at that length)\n"
-        var r = TextTable(["bucket", "texts", "mean n"] + taus)
-        for b in 0..<s.buckets.count {
-            r.add([s.buckets.label(b), "\(s.members[b].count)", meanTokens(b)] + s.temperatures.indices.map { formatOptional(s.medianScaledSigma(tau: $0, bucket: b), 4) })
-        }
-        out += r.render()
+        out += table { s.medianScaledSigma(tau: $0, bucket: $1) }
         out += "\n‖HC[X]‖/‖X‖ of the last layer's hidden states, mean over texts\n"
-        var h = TextTable(["bucket", "texts", "mean n"] + taus)
-        for b in 0..<s.buckets.count {
-            h.add([s.buckets.label(b), "\(s.members[b].count)", meanTokens(b)] + s.temperatures.indices.map { formatOptional(s.meanShare(tau: $0, bucket: b, layer: last - 1), 4) })
-        }
-        out += h.render()
+        out += table { s.meanShare(tau: $0, bucket: $1, layer: s.modelLayers) }
         return out
+    }
+
+    /// Buckets × τ of one statistic, `value(τ index, bucket)`.
+    func table(_ value: (Int, Int) -> Double?) -> String {
+        let s = study
+        var t = TextTable(["bucket", "texts", "mean n"] + s.temperatures.map { "τ=" + formatTemperature($0) })
+        for b in 0..<s.buckets.count {
+            t.add([s.buckets.label(b), "\(s.members[b].count)", meanTokens(b)] + s.temperatures.indices.map { formatOptional(value($0, b), 4) })
+        }
+        return t.render()
     }
 
     func meanTokens(_ b: Int) -> String {
@@ -52,7 +48,6 @@ public struct SpectrumReport {
 
     public func json() -> JSONValue {
         let s = study
-        func num(_ v: Double?) -> JSONValue { v.map { .double($0) } ?? .null }
         return .object(JSONObject([
             ("model", .string(model)), ("texts", .int(Int64(s.textCount))), ("truncated", .int(Int64(s.truncatedCount))),
             ("max_length", .int(Int64(s.maxLength))), ("layers", .array(s.layers.map { .int(Int64($0)) })),
@@ -62,8 +57,8 @@ public struct SpectrumReport {
                     ("buckets", .array((0..<s.buckets.count).map { b in
                         .object(JSONObject([
                             ("label", .string(s.buckets.label(b))), ("texts", .int(Int64(s.members[b].count))),
-                            ("mean_sigma_a", num(s.meanSigma(tau: k, bucket: b))),
-                            ("median_sigma_a_over_sqrt_n", num(s.medianScaledSigma(tau: k, bucket: b))),
+                            ("mean_sigma_a", JSONValue.number(s.meanSigma(tau: k, bucket: b))),
+                            ("median_sigma_a_over_sqrt_n", JSONValue.number(s.medianScaledSigma(tau: k, bucket: b))),
                             ("mean_sigma_a_per_layer", s.meanSigmaPerLayer(tau: k, bucket: b).map { .array($0.map { .double($0) }) } ?? .null),
                             ("per_text", .array(s.measurements[k][b].map { m in
                                 .object(JSONObject([

@@ -56,7 +56,6 @@ public struct TuneReport {
 
     public func json() -> JSONValue {
         let r = result
-        func num(_ v: Double) -> JSONValue { v.isFinite ? .double(v) : .null }
         return .object(JSONObject([
             ("model", .string(model)), ("data", .string(data)), ("task", .string(r.task.rawValue)),
             ("metrics", .array(r.metrics.map { .string($0) })), ("k", r.k.map { .int(Int64($0)) } ?? .null),
@@ -64,13 +63,13 @@ public struct TuneReport {
             ("reference_items", .int(Int64(r.referenceCount))),
             ("dev", .array(r.candidates.map { c in
                 .object(JSONObject([("query_tau", c.queryTau.map { .double($0) } ?? .null), ("tau", .double(c.tau)),
-                                    ("scores", .array(c.dev.map(num)))]))
+                                    ("scores", .array(c.dev.map(JSONValue.number)))]))
             })),
             ("chosen", .object(JSONObject([("query_tau", r.best.queryTau.map { .double($0) } ?? .null), ("tau", .double(r.best.tau))]))),
             ("test", .object(JSONObject([
-                ("baseline", .array(r.testBaseline.map(num))), ("chosen", .array(r.testChosen.map(num))),
-                ("difference", .array(zip(r.testChosen, r.testBaseline).map { num($0 - $1) })),
-                ("interval_low", .array(r.intervals.map { num($0.low) })), ("interval_high", .array(r.intervals.map { num($0.high) })),
+                ("baseline", .array(r.testBaseline.map(JSONValue.number))), ("chosen", .array(r.testChosen.map(JSONValue.number))),
+                ("difference", .array(zip(r.testChosen, r.testBaseline).map { JSONValue.number($0 - $1) })),
+                ("interval_low", .array(r.intervals.map { JSONValue.number($0.low) })), ("interval_high", .array(r.intervals.map { JSONValue.number($0.high) })),
                 ("resamples", .int(Int64(r.resamples))), ("seed", .int(Int64(r.seed))),
             ]))),
             ("verdict", .string(verdict())),

@@ -16,6 +16,9 @@ public indirect enum JSONValue: Equatable, Sendable {
         return nil
     }
 
+    /// A number, or null when absent or not finite (JSON has no NaN or infinity).
+    public static func number(_ v: Double?) -> JSONValue { v.flatMap { $0.isFinite ? .double($0) : nil } ?? .null }
+
     public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
     public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
     public var intValue: Int? {
