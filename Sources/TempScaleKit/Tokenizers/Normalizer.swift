@@ -8,10 +8,17 @@ indirect enum Normalizer: Sendable, Equatable {
     case lowercase
     case nfd
     case nfc
+    case nfkd
+    case nfkc
     case stripAccents
+    case strip(left: Bool, right: Bool)
+    case replace(TextPattern, with: [Unicode.Scalar])
+    case prepend([Unicode.Scalar])
+    case precompiled(PrecompiledCharsmap)
     case sequence([Normalizer])
 
-    static let supported = ["BertNormalizer", "Lowercase", "NFD", "NFC", "StripAccents", "Sequence"]
+    static let supported = ["BertNormalizer", "Lowercase", "NFD", "NFC", "NFKD", "NFKC", "StripAccents", "Strip",
+                            "Replace", "Prepend", "Precompiled", "Sequence"]
 
     init(json: JSONValue, path: String = "normalizer") throws(TokenizerError) {
         guard let type = json["type"]?.stringValue else { throw .badField("\(path).type", "is missing") }
@@ -20,7 +27,23 @@ indirect enum Normalizer: Sendable, Equatable {
         case "Lowercase": self = .lowercase
         case "NFD": self = .nfd
         case "NFC": self = .nfc
+        case "NFKD": self = .nfkd
+        case "NFKC": self = .nfkc
         case "StripAccents": self = .stripAccents
+        case "Strip":
+            self = .strip(left: try readFlag(json, "strip_left", path: path, default: true),
+                          right: try readFlag(json, "strip_right", path: path, default: true))
+        case "Replace":
+            guard let pattern = json["pattern"] else { throw .badField("\(path).pattern", "is missing") }
+            guard let content = try readString(json, "content", path: path) else { throw .badField("\(path).content", "is missing") }
+            self = .replace(try TextPattern(json: pattern, path: "\(path).pattern"), with: Array(content.unicodeScalars))
+        case "Prepend":
+            guard let prefix = try readString(json, "prepend", path: path) else { throw .badField("\(path).prepend", "is missing") }
+            self = .prepend(Array(prefix.unicodeScalars))
+        case "Precompiled":
+            guard let map = json["precompiled_charsmap"] else { throw .badField("\(path).precompiled_charsmap", "is missing") }
+            guard let text = map.stringValue else { throw .badField("\(path).precompiled_charsmap", "is not a base64 string") }
+            self = .precompiled(try PrecompiledCharsmap(base64: text, path: "\(path).precompiled_charsmap"))
         case "Sequence":
             guard let items = json["normalizers"]?.arrayValue else { throw .badField("\(path).normalizers", "is not a list") }
             var parts: [Normalizer] = []
@@ -31,13 +54,54 @@ indirect enum Normalizer: Sendable, Equatable {
         }
     }
 
+    /// The component names, for reports.
+    var summary: String {
+        switch self {
+        case .bert: return "BertNormalizer"
+        case .lowercase: return "Lowercase"
+        case .nfd: return "NFD"
+        case .nfc: return "NFC"
+        case .nfkd: return "NFKD"
+        case .nfkc: return "NFKC"
+        case .stripAccents: return "StripAccents"
+        case .strip(let l, let r): return "Strip(" + [l ? "left" : nil, r ? "right" : nil].compactMap { $0 }.joined(separator: ", ") + ")"
+        case .replace(let p, let c):
+            let what = p.summary
+            return "Replace(\(what) → \"\(UnicodeText.string(c))\")"
+        case .prepend(let s): return "Prepend(\"\(UnicodeText.string(s))\")"
+        case .precompiled(let m): return "Precompiled(\(m.ruleCount) rules)"
+        case .sequence(let parts): return "Sequence[" + parts.map(\.summary).joined(separator: ", ") + "]"
+        }
+    }
+
     func normalize(_ text: inout [Unicode.Scalar]) {
         switch self {
         case .bert(let b): b.normalize(&text)
         case .lowercase: UnicodeText.lowercase(&text)
         case .nfd: UnicodeText.nfd(&text)
         case .nfc: UnicodeText.nfc(&text)
+        case .nfkd: UnicodeText.nfkd(&text)
+        case .nfkc: UnicodeText.nfkc(&text)
         case .stripAccents: text.removeAll(where: BertCharacterClasses.isNonspacingMark)
+        case .strip(let left, let right):
+            var end = text.count
+            if right { while end > 0 && CharacterClasses.isWhitespace(text[end - 1]) { end -= 1 } }
+            var start = 0
+            if left { while start < end && CharacterClasses.isWhitespace(text[start]) { start += 1 } }
+            if start > 0 || end < text.count { text = Array(text[start..<end]) }
+        case .replace(let pattern, let content):
+            var pieces: [(Range<Int>, Bool)] = []
+            pattern.pieces(text, text.indices, into: &pieces)
+            guard pieces.contains(where: \.1) else { return }
+            var out: [Unicode.Scalar] = []
+            out.reserveCapacity(text.count)
+            for (r, isMatch) in pieces {
+                if isMatch { out.append(contentsOf: content) } else { out.append(contentsOf: text[r]) }
+            }
+            text = out
+        case .prepend(let prefix):
+            if !text.isEmpty { text.insert(contentsOf: prefix, at: 0) }
+        case .precompiled(let map): map.normalize(&text)
         case .sequence(let parts): for p in parts { p.normalize(&text) }
         }
     }
@@ -121,25 +185,55 @@ enum UnicodeText {
 
     static func nfd(_ text: inout [Unicode.Scalar]) {
         if text.allSatisfy(\.isASCII) { return }
-        guard text.contains(where: { hfDoesNotDecompose.contains($0.value) }) else {
-            text = Array(string(text)._nfd)
+        normalizeInSegments(&text) { Array(string($0)._nfd) }
+    }
+
+    /// Runs a Swift normalization between the characters where Swift's Unicode data is newer than HF's crate:
+    /// those HF keeps whole (`hfDoesNotDecompose`) and the marks HF treats as starters (`hfStarters`). Both are
+    /// starters for HF, so nothing reorders or composes across them there; cutting the text at them gives the same.
+    private static func normalizeInSegments(_ text: inout [Unicode.Scalar], _ normalize: ([Unicode.Scalar]) -> [Unicode.Scalar]) {
+        guard text.contains(where: { isSegmentBoundary($0) }) else {
+            text = normalize(text)
             return
         }
-        // Decompose around the characters HF keeps whole (all starters, so nothing reorders across them).
         var out: [Unicode.Scalar] = []
         var segment: [Unicode.Scalar] = []
         for c in text {
-            if hfDoesNotDecompose.contains(c.value) {
-                out.append(contentsOf: string(segment)._nfd)
+            if isSegmentBoundary(c) {
+                out.append(contentsOf: normalize(segment))
                 segment.removeAll()
                 out.append(c)
             } else {
                 segment.append(c)
             }
         }
-        out.append(contentsOf: string(segment)._nfd)
+        out.append(contentsOf: normalize(segment))
         text = out
     }
+
+    @inline(__always)
+    private static func isSegmentBoundary(_ c: Unicode.Scalar) -> Bool {
+        c.value >= 0x300 && (hfDoesNotDecompose.contains(c.value) || hfStarters.contains(c.value))
+    }
+
+    /// Marks Swift gives a combining class but HF's crate does not (added in Unicode 15 and 16: Nag Mundari,
+    /// Kirat Rai, …), from HF's own non-starter set (CombiningTables, golden/hf_combining_tables.py).
+    static let hfStarters: Set<UInt32> = {
+        var hf = Set<UInt32>()
+        let t = CombiningTables.nonStarters
+        var i = 0
+        while i + 1 < t.count {
+            for v in t[i]...t[i + 1] { hf.insert(v) }
+            i += 2
+        }
+        var starters = Set<UInt32>()
+        for v in UInt32(0x300)..<0x110000 {
+            guard let c = Unicode.Scalar(v), c.properties.canonicalCombiningClass.rawValue != 0, !hf.contains(v) else { continue }
+            // A character that decomposes takes its parts' classes; HF's probe covers the parts.
+            if Array(String(Character(c))._nfd) == [c] { starters.insert(v) }
+        }
+        return starters
+    }()
 
     /// Characters with canonical decompositions in Swift's Unicode data that HF's unicode-normalization
     /// crate leaves unchanged: scripts from Unicode 16 (Todhri, Tulu-Tigalari, Gurung Khema, Kirat Rai)
@@ -149,9 +243,43 @@ enum UnicodeText {
         0x16121, 0x16122, 0x16123, 0x16124, 0x16125, 0x16126, 0x16127, 0x16128, 0x16D68, 0x16D69, 0x16D6A,
     ]
 
+    /// HF's compatibility decompositions by code point (CompatibilityTables), built on first use.
+    private static let compatibility: [UInt32: [Unicode.Scalar]] = {
+        var map: [UInt32: [Unicode.Scalar]] = [:]
+        let t = CompatibilityTables.decompositions
+        var i = 0
+        while i < t.count {
+            let n = Int(t[i + 1])
+            map[t[i]] = t[(i + 2)..<(i + 2 + n)].map { Unicode.Scalar($0)! }
+            i += 2 + n
+        }
+        return map
+    }()
+
+    /// NFKD: each character's compatibility decomposition, then canonical decomposition and ordering.
+    static func nfkd(_ text: inout [Unicode.Scalar]) {
+        if text.allSatisfy(\.isASCII) { return }
+        if text.contains(where: { compatibility[$0.value] != nil }) {
+            text = text.flatMap { compatibility[$0.value] ?? [$0] }
+        }
+        nfd(&text)
+    }
+
+    /// NFKC: NFKD, then canonical composition.
+    static func nfkc(_ text: inout [Unicode.Scalar]) {
+        if text.allSatisfy(\.isASCII) { return }
+        nfkd(&text)
+        nfc(&text)
+    }
+
     static func nfc(_ text: inout [Unicode.Scalar]) {
         if text.allSatisfy(\.isASCII) { return }
-        text = Array(string(text)._nfc)
+        normalizeInSegments(&text) { segment in
+            let composed = Array(string(segment)._nfc)
+            // A composite HF's crate does not know stays decomposed there.
+            guard composed.contains(where: { hfDoesNotDecompose.contains($0.value) }) else { return composed }
+            return composed.flatMap { hfDoesNotDecompose.contains($0.value) ? Array(string([$0])._nfd) : [$0] }
+        }
     }
 
     static func string<S: Sequence<Unicode.Scalar>>(_ scalars: S) -> String {

@@ -8,12 +8,12 @@ public struct Encoding: Sendable, Equatable {
     public let fullLength: Int
 }
 
-/// A BERT-family WordPiece tokenizer read from tokenizer.json, matching HF `tokenizers`:
-/// added tokens → normalizer → pre-tokenizer → WordPiece → truncation → post-processor.
+/// A tokenizer read from tokenizer.json, matching HF `tokenizers` id for id:
+/// added tokens → normalizer → pre-tokenizer → model (WordPiece, BPE or Unigram) → truncation → post-processor.
 public final class Tokenizer: Sendable {
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
-    let model: WordPiece
+    let model: any TokenizerModel
     let postProcessor: PostProcessor
     /// Added tokens matched in the raw text (`normalized: false`) and in normalized text.
     private let rawAddedTokens: AddedTokenMatcher
@@ -25,7 +25,20 @@ public final class Tokenizer: Sendable {
     public let padId: Int32
     public let vocabSize: Int
 
-    init(normalizer: Normalizer?, preTokenizer: PreTokenizer?, model: WordPiece, postProcessor: PostProcessor,
+    /// The model's kind: "WordPiece", "BPE" or "Unigram".
+    public var kind: String { model.kind }
+
+    /// One line per pipeline stage, for `inspect` and `tokenize`.
+    public var pipeline: [(stage: String, value: String)] {
+        [("model", ([model.kind] + model.options).joined(separator: ", ")),
+         ("normalizer", normalizer?.summary ?? "none"),
+         ("pre-tokenizer", preTokenizer?.summary ?? "none"),
+         ("post-processor", postProcessor.summary + (postProcessor.addedCount > 0
+             ? " (" + (postProcessor.prefix.map(\.token) + ["$A"] + postProcessor.suffix.map(\.token)).joined(separator: " ") + ")" : "")),
+         ("added tokens", "\(addedTokens.count) (\(addedTokens.filter(\.special).count) special)")]
+    }
+
+    init(normalizer: Normalizer?, preTokenizer: PreTokenizer?, model: any TokenizerModel, postProcessor: PostProcessor,
          addedTokens: [AddedToken], padToken: String?) {
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
@@ -34,7 +47,7 @@ public final class Tokenizer: Sendable {
         // HF gives an added token the model's id for its content when the vocabulary has it.
         let tokens = addedTokens.map { t -> AddedToken in
             var t = t
-            if let id = model.vocab[t.content] { t.id = id }
+            if let id = model.id(for: t.content) { t.id = id }
             return t
         }
         // Special tokens first, then the others, as HF builds its matchers (the order breaks ties).
@@ -44,9 +57,9 @@ public final class Tokenizer: Sendable {
         addedTokenText = Dictionary(tokens.map { ($0.id, $0.content) }, uniquingKeysWith: { a, _ in a })
         self.addedTokens = tokens
         // The named pad token, else the usual spellings, else 0 (what HF pads with by default).
-        let candidates = [padToken, "[PAD]", "<pad>"].compactMap { $0 }
-        padId = candidates.lazy.compactMap { name in tokens.first { $0.content == name }?.id ?? model.vocab[name] }.first ?? 0
-        vocabSize = Set(model.vocab.values).union(tokens.map(\.id)).count
+        let candidates = [padToken, "[PAD]", "<pad>", "<|endoftext|>"].compactMap { $0 }
+        padId = candidates.lazy.compactMap { name in tokens.first { $0.content == name }?.id ?? model.id(for: name) }.first ?? 0
+        vocabSize = max(model.idCount, Int(tokens.map(\.id).max() ?? -1) + 1)
     }
 
     /// Reads tokenizer.json. Errors name the unsupported component or the malformed field.
@@ -63,14 +76,11 @@ public final class Tokenizer: Sendable {
         let json: JSONValue
         do { json = try JSON.parse(bytes) } catch { throw .invalidJSON(error) }
         guard let modelJSON = json["model"], modelJSON != .null else { throw .badField("model", "is missing") }
-        let modelType = modelJSON["type"]?.stringValue ?? "(no type)"
-        guard modelType == "WordPiece" else {
-            throw .unsupported(component: "model", type: modelType, supported: ["WordPiece"])
-        }
-        let model = try WordPiece(json: modelJSON)
+        let model = try TokenizerModels.model(json: modelJSON)
         let normalizer = try json["normalizer"].flatMap { v throws(TokenizerError) in v == .null ? nil : try Normalizer(json: v) }
         let preTokenizer = try json["pre_tokenizer"].flatMap { v throws(TokenizerError) in v == .null ? nil : try PreTokenizer(json: v) }
         let post = try json["post_processor"].flatMap { v throws(TokenizerError) in v == .null ? nil : try PostProcessor(json: v) } ?? .none
+        // The decoder turns ids back into text; it never changes ids, so it is not read.
 
         var added: [AddedToken] = []
         for (i, t) in (json["added_tokens"]?.arrayValue ?? []).enumerated() {
@@ -89,15 +99,48 @@ public final class Tokenizer: Sendable {
 
     /// Token ids of `text` with the special tokens; at most `maxLength` ids (special tokens included),
     /// cutting the text's tokens from the end, as `tokenizer(text, truncation=True, max_length=…)`.
-    /// The special tokens are always added, so a `maxLength` below their count gives just them.
-    public func encode(_ text: String, maxLength: Int?) -> Encoding {
-        let scalars = Array(text.unicodeScalars)
+    /// The special tokens are always added (unless `addSpecialTokens` is false), so a `maxLength` below their
+    /// count gives just them.
+    public func encode(_ text: String, maxLength: Int?, addSpecialTokens: Bool = true) -> Encoding {
         var ids: [Int32] = []
         var tokens: [String] = []
-        ids.reserveCapacity(scalars.count / 3 + 4)
-        var scratch: [UInt8] = []
-        var words: [Range<Int>] = []
+        var scratch = TokenizerScratch()
+        encodeSequence(text, ids: &ids, tokens: &tokens, scratch: &scratch)
+        let p = addSpecialTokens ? postProcessor : .none
+        let fullLength = ids.count + p.addedCount
+        var truncated = false
+        if let maxLength {
+            let budget = max(0, maxLength - p.addedCount)
+            if ids.count > budget {
+                ids.removeSubrange(budget...)
+                tokens.removeSubrange(budget...)
+                truncated = true
+            }
+        }
+        return Encoding(ids: p.prefix.map(\.id) + ids + p.suffix.map(\.id),
+                        tokens: p.prefix.map(\.token) + tokens + p.suffix.map(\.token),
+                        truncated: truncated, fullLength: fullLength)
+    }
 
+    /// The ids of a pair of texts with the pair template's special tokens (no truncation).
+    public func encodePair(_ a: String, _ b: String) -> [Int32] {
+        var scratch = TokenizerScratch()
+        var idsA: [Int32] = [], idsB: [Int32] = [], tokens: [String] = []
+        encodeSequence(a, ids: &idsA, tokens: &tokens, scratch: &scratch)
+        encodeSequence(b, ids: &idsB, tokens: &tokens, scratch: &scratch)
+        return postProcessor.pair.flatMap { piece -> [Int32] in
+            switch piece {
+            case .a: return idsA
+            case .b: return idsB
+            case .special(let s): return [s.id]
+            }
+        }
+    }
+
+    /// The ids and token texts of one sequence, before truncation and special tokens.
+    private func encodeSequence(_ text: String, ids: inout [Int32], tokens: inout [String], scratch: inout TokenizerScratch) {
+        let scalars = Array(text.unicodeScalars)
+        ids.reserveCapacity(scalars.count / 3 + 4)
         for piece in rawAddedTokens.split(scalars, scalars.indices) {
             if let id = piece.tokenId {
                 ids.append(id)
@@ -106,36 +149,23 @@ public final class Tokenizer: Sendable {
             }
             var normalized = Array(scalars[piece.range])
             normalizer?.normalize(&normalized)
+            let atOrigin = piece.range.lowerBound == 0
             for sub in normalizedAddedTokens.split(normalized, normalized.indices) {
                 if let id = sub.tokenId {
                     ids.append(id)
                     tokens.append(UnicodeText.string(normalized[sub.range]))
                     continue
                 }
-                words.removeAll(keepingCapacity: true)
-                if let preTokenizer { preTokenizer.split(normalized, sub.range, into: &words) } else if !sub.range.isEmpty { words.append(sub.range) }
-                for w in words {
+                var words = PreTokenizedText(text: normalized, words: sub.range.isEmpty ? [] : [sub.range],
+                                             origin: atOrigin && sub.range.lowerBound == 0 ? 0 : nil)
+                preTokenizer?.apply(&words)
+                for w in words.words {
                     let first = ids.count
-                    model.tokenize(normalized[w], scratch: &scratch, into: &ids)
-                    for id in ids[first...] { tokens.append(model.tokenText[Int(id)]) }
+                    model.tokenize(words.text[w], into: &ids, scratch: &scratch)
+                    for id in ids[first...] { tokens.append(model.tokenText(id) ?? "") }
                 }
             }
         }
-
-        let fullLength = ids.count + postProcessor.addedCount
-        var truncated = false
-        if let maxLength {
-            let budget = max(0, maxLength - postProcessor.addedCount)
-            if ids.count > budget {
-                ids.removeSubrange(budget...)
-                tokens.removeSubrange(budget...)
-                truncated = true
-            }
-        }
-        let p = postProcessor
-        return Encoding(ids: p.prefix.map(\.id) + ids + p.suffix.map(\.id),
-                        tokens: p.prefix.map(\.token) + tokens + p.suffix.map(\.token),
-                        truncated: truncated, fullLength: fullLength)
     }
 
     public func encodeBatch(_ texts: [String], maxLength: Int?) -> [Encoding] {
@@ -144,13 +174,11 @@ public final class Tokenizer: Sendable {
 
     /// The token text of an id (vocabulary or added token), or nil.
     public func token(for id: Int32) -> String? {
-        if let t = addedTokenText[id] { return t }
-        guard id >= 0, Int(id) < model.tokenText.count, !model.tokenText[Int(id)].isEmpty else { return nil }
-        return model.tokenText[Int(id)]
+        addedTokenText[id] ?? model.tokenText(id)
     }
 
     /// The id of a token text (added token or vocabulary entry), or nil.
     public func id(for token: String) -> Int32? {
-        model.vocab[token] ?? addedTokenText.first { $0.value == token }?.key
+        model.id(for: token) ?? addedTokenText.first { $0.value == token }?.key
     }
 }

@@ -8,6 +8,8 @@ public enum TokenizerError: ReasonError, Equatable {
     /// A token the pipeline needs (unk, cls, sep, an added token) has no id.
     case unknownToken(role: String, token: String)
     case noTokenizerFiles
+    /// A regex no matcher here implements: (component, the pattern, the ones we do).
+    case unsupportedRegex(component: String, pattern: String, supported: [String])
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum TokenizerError: ReasonError, Equatable {
         case .badField(let path, let expected): return "'\(path)' \(expected)"
         case .unknownToken(let role, let token): return "\(role) '\(token)' is not in the vocabulary"
         case .noTokenizerFiles: return "no tokenizer.json or vocab.txt; cannot tokenize text for this model"
+        case .unsupportedRegex(let component, let pattern, let supported):
+            return "\(component): the regex \(JSONValue.string(pattern).serialized()) is not supported (supported: \(supported.joined(separator: "; ")))"
         }
     }
 }

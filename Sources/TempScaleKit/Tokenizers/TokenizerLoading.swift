@@ -26,13 +26,13 @@ extension Tokenizer {
     /// BertTokenizer (`[CLS] $A [SEP]`) or MPNetTokenizer (`<s> $A </s>`, `<mask>` strips spaces on its left)
     /// from vocab.txt (one token per line, id = line number) and tokenizer_config.json.
     convenience init(vocabTxt: [UInt8], config: JSONValue) throws(TokenizerError) {
-        var vocab: [String: Int32] = [:]
+        var vocab: [(String, Int32)] = []
+        var seen = Set<[UInt8]>()
         var lines = vocabTxt.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }  // the newline ending the last line
         var id: Int32 = 0
         for line in lines {
-            let token = String(decoding: line, as: UTF8.self)
-            if vocab[token] == nil { vocab[token] = id }
+            if seen.insert(Array(line)).inserted { vocab.append((String(decoding: line, as: UTF8.self), id)) }  // first wins
             id += 1
         }
         let isMPNet = config["tokenizer_class"]?.stringValue == "MPNetTokenizer"
@@ -47,8 +47,9 @@ extension Tokenizer {
             cleanText: true, handleChineseChars: config["tokenize_chinese_chars"]?.boolValue ?? true,
             stripAccents: config["strip_accents"]?.boolValue, lowercase: lowercase))
         let model = try WordPiece(vocab: vocab, unkToken: unk)
+        let ids = model.vocab
         func special(_ token: String, lstrip: Bool = false) throws(TokenizerError) -> AddedToken {
-            guard let id = vocab[token] else { throw .unknownToken(role: "special token", token: token) }
+            guard let id = ids[token] else { throw .unknownToken(role: "special token", token: token) }
             return AddedToken(content: token, id: id, lstrip: lstrip, normalized: false, special: true)
         }
         let specials = [try special(pad), try special(unk), try special(cls), try special(sep), try special(mask, lstrip: isMPNet)]

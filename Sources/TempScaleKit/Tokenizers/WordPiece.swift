@@ -1,52 +1,60 @@
 /// tokenizer.json `model` of type WordPiece: greedy longest-match-first over the vocabulary,
 /// pieces after the first carry the continuing-subword prefix ("##"); a word that cannot be
 /// covered, or is longer than `max_input_chars_per_word` characters, becomes the unk token.
-struct WordPiece: Sendable {
-    let vocab: [String: Int32]
+struct WordPiece: TokenizerModel {
+    static let typeName = "WordPiece"
+    let vocab: TokenIds
     /// Token text by id ("" for ids the vocabulary skips).
-    let tokenText: [String]
+    let texts: [String]
     let unkToken: String
-    let unkId: Int32
+    let unk: Int32
     let continuingSubwordPrefix: String
     let maxInputCharsPerWord: Int
     private let trie: VocabularyTrie
     /// The trie node after the continuing-subword prefix; nil when no entry starts with it.
     private let continuationNode: Int32?
 
-    init(vocab: [String: Int32], unkToken: String, continuingSubwordPrefix: String = "##",
+    init(vocab pairs: [(String, Int32)], unkToken: String, continuingSubwordPrefix: String = "##",
          maxInputCharsPerWord: Int = 100) throws(TokenizerError) {
+        let vocab = TokenIds(pairs)
         guard let unkId = vocab[unkToken] else { throw .unknownToken(role: "WordPiece unk_token", token: unkToken) }
-        var text = [String](repeating: "", count: Int(vocab.values.max() ?? -1) + 1)
-        for (token, id) in vocab where id >= 0 { text[Int(id)] = token }
         self.vocab = vocab
-        self.tokenText = text
+        self.texts = tokenTextTable(pairs)
         self.unkToken = unkToken
-        self.unkId = unkId
+        self.unk = unkId
         self.continuingSubwordPrefix = continuingSubwordPrefix
         self.maxInputCharsPerWord = maxInputCharsPerWord
-        self.trie = VocabularyTrie(vocab.lazy.map { ($0.key, $0.value) })
+        self.trie = VocabularyTrie(pairs)
         self.continuationNode = trie.walk(from: VocabularyTrie.root, continuingSubwordPrefix.utf8)
     }
 
     init(json model: JSONValue) throws(TokenizerError) {
-        guard let entries = model["vocab"]?.objectValue else { throw .badField("model.vocab", "is not an object of token → id") }
-        var vocab: [String: Int32] = [:]
-        vocab.reserveCapacity(entries.count)
-        for (token, id) in entries.pairs {
-            guard let i = id.intValue, let i32 = Int32(exactly: i), i32 >= 0 else {
-                throw .badField("model.vocab[\"\(token)\"]", "is not an id ≥ 0")
-            }
-            vocab[token] = i32
-        }
+        let vocab = try readVocabularyObject(model["vocab"], path: "model.vocab")
         let maxChars = model["max_input_chars_per_word"]?.intValue ?? 100
-        try self.init(vocab: vocab, unkToken: model["unk_token"]?.stringValue ?? "[UNK]",
-                      continuingSubwordPrefix: model["continuing_subword_prefix"]?.stringValue ?? "##",
+        try self.init(vocab: vocab, unkToken: try readString(model, "unk_token", path: "model") ?? "[UNK]",
+                      continuingSubwordPrefix: try readString(model, "continuing_subword_prefix", path: "model") ?? "##",
                       maxInputCharsPerWord: maxChars)
     }
 
-    /// Appends the ids of one pre-tokenized word. `scratch` is a reusable UTF-8 buffer.
-    func tokenize(_ word: ArraySlice<Unicode.Scalar>, scratch: inout [UInt8], into ids: inout [Int32]) {
-        if word.count > maxInputCharsPerWord { ids.append(unkId); return }
+    var unkId: Int32? { unk }
+    var idCount: Int { texts.count }
+    var options: [String] { ["continuing_subword_prefix \"\(continuingSubwordPrefix)\"", "max_input_chars_per_word \(maxInputCharsPerWord)"] }
+    func tokenText(_ id: Int32) -> String? { id >= 0 && Int(id) < texts.count && !texts[Int(id)].isEmpty ? texts[Int(id)] : nil }
+    func id(for token: String) -> Int32? { vocab[token] }
+
+    static let ggufModelName: String? = "bert"
+    /// llama.cpp's "phantom space" form: a word-initial piece carries `▁` (U+2581) in front, a continuation
+    /// piece loses its `##`.
+    func ggufTokenText(_ text: String) -> String {
+        text.hasPrefix(continuingSubwordPrefix) ? String(text.dropFirst(continuingSubwordPrefix.count)) : "\u{2581}" + text
+    }
+
+    /// Appends the ids of one pre-tokenized word.
+    func tokenize(_ word: ArraySlice<Unicode.Scalar>, into ids: inout [Int32], scratch buffers: inout TokenizerScratch) {
+        if word.count > maxInputCharsPerWord { ids.append(unk); return }
+        var scratch: [UInt8] = []
+        swap(&scratch, &buffers.bytes)  // borrow the buffer without a copy
+        defer { swap(&scratch, &buffers.bytes) }
         scratch.removeAll(keepingCapacity: true)
         for c in word { UTF8.encode(c) { scratch.append($0) } }
         let firstPiece = ids.count
@@ -75,7 +83,7 @@ struct WordPiece: Sendable {
         }
         if start < scratch.count {
             ids.removeSubrange(firstPiece...)
-            ids.append(unkId)
+            ids.append(unk)
         }
     }
 }
