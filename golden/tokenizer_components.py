@@ -14,15 +14,16 @@ Usage (offline, deterministic, byte-identical reruns, ~1 min):
 Layout (gzip mtime=0, level 9):
     {"tokenizers_version": str,
      "texts": [str, ...],
-     "pairs_index": [[i, j], ...],               # the text pairs used for "pairs"
+     "pairs_index": [[i, j], ...],               # the 50 text pairs used for "pairs"
+     "refused": [{"what", "pre_tokenizer", "error"}],  # JSON forms tokenizers refuses to load
      "variants": [{"name": str,
                    "notes": str,                 # what the variant exercises
                    "tokenizer": {...},           # the tokenizer.json object the ids come from
                    "ids": [[int]...],            # encode(text).ids, one list per text
                    "ids_no_special": [[int]...] or null,  # encode(text, add_special_tokens=False).ids;
                                                  # null when identical to "ids" for every text (size)
-                   "truncated": [[text_index, L, [ids]], ...],   # enable_truncation(L)
-                   "pairs": [[i, j, [ids]], ...]}]}               # encode(texts[i], texts[j])
+                   "truncated": [[text_index, L, [ids]], ...],   # enable_truncation(L), every 3rd text
+                   "pairs": [[i, j, [ids]], ...]}]}  # encode(texts[i], texts[j]); [] unless pair-tested
 Every variant's ids are computed with Tokenizer.from_str(json.dumps(variant["tokenizer"])), and
 checked equal to the ids of the in-memory tokenizer it was built from.
 """
@@ -30,6 +31,7 @@ import copy
 import gzip
 import io
 import json
+import math
 import os
 import random
 import sys
@@ -67,7 +69,7 @@ EDGE_TEXTS = [
     "▁", "▁▁", "▁hello ▁world", "hello▁world", " ▁ ",
     "café", "cafe\u0301", "CAFÉ Ångström naïve", "e\u0301\u0301 a\u0308 o\u0323\u0302",
     "ﬁ ﬂ ﬃ ﬁnance ﬂower", "ＡＢＣ１２３ ｱｲｳ", "x² H₂O ½ ⅔ ㎏ ㍻", "Ⅻ ℃ ™ …",
-    "한국어 텍스트입니다", "\u1100\u1161\u11a8", "日本語のテキスト", "中文文本测试。", "漢字かなカナ",
+    "한국어 텍스트입니다", "\u1100\u1161\u11a8", "日本語のテキスト", "中文文本测试。", "漢字かなカナ", "中文文本测试", "中 文 本", "中한文", "한",
     "👨‍👩‍👧‍👦 family", "👍🏽 ok 🇫🇷", "❤️ love", "🤖🤖🤖",
     "Zürich straße Äpfel", "İstanbul ıi", "Ελληνικά κείμενο", "Русский текст", "עברית טקסט", "العربية نص",
     "हिन्दी पाठ", "ไทย ภาษา", "a\u200bb\u200cc\u200dd", "\u00a0nbsp\u00a0here\u3000ideographic",
@@ -148,9 +150,9 @@ def train_affix_bpe(sample):
     tok = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##", end_of_word_suffix="</w>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tr = trainers.BpeTrainer(vocab_size=700, show_progress=False, special_tokens=["[UNK]", "[CLS]", "[SEP]"],
-                             continuing_subword_prefix="##", end_of_word_suffix="</w>", limit_alphabet=150)
+                             continuing_subword_prefix="##", end_of_word_suffix="</w>")
     tok.train_from_iterator(sample, tr)
-    return tok
+    return canonical_alphabet_ids(tok, "##", "</w>", ["[UNK]", "[CLS]", "[SEP]"])
 
 
 def train_fallback_bpe(sample):
@@ -163,13 +165,52 @@ def train_fallback_bpe(sample):
 
 
 def train_unigram(sample):
-    tok = Tokenizer(models.Unigram())
+    """A Unigram model over a deterministic piece inventory.
+
+    UnigramTrainer is not deterministic across runs (its vocabulary and scores change from run to run, even
+    with TOKENIZERS_PARALLELISM=false), so the pieces are those of a Metaspace BPE trained on the same sample
+    (the BPE trainer is deterministic) and each piece's score is log(count / total) of how often that BPE
+    emits it on the sample (add-one smoothed, rounded to 4 decimals).
+    """
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace()
+    specials = ["<s>", "</s>", "<unk>", "<pad>", "<mask>"]
+    tr = trainers.BpeTrainer(vocab_size=600, show_progress=False, special_tokens=specials)
+    bpe.train_from_iterator(sample, tr)
+    counts = {}
+    for enc in bpe.encode_batch(sample, add_special_tokens=False):
+        for t in enc.tokens:
+            counts[t] = counts.get(t, 0) + 1
+    vocab = sorted(((t, i) for t, i in bpe.get_vocab().items() if t not in specials), key=lambda x: x[1])
+    total = sum(counts.get(t, 0) + 1 for t, _ in vocab)
+    pieces = [(t, 0.0) for t in specials] + [(t, round(math.log((counts.get(t, 0) + 1) / total), 4))
+                                             for t, _ in vocab]
+    tok = Tokenizer(models.Unigram(pieces, unk_id=2, byte_fallback=False))
+    tok.add_special_tokens(specials)
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    tr = trainers.UnigramTrainer(vocab_size=600, show_progress=False, unk_token="<unk>",
-                                 special_tokens=["<s>", "</s>", "<unk>", "<pad>", "<mask>"])
-    tok.train_from_iterator(sample, tr)
     return tok
+
+
+def canonical_alphabet_ids(tok, prefix="", suffix="", specials=()):
+    """The BPE / WordPiece trainers number the prefixed alphabet ('##a', '@@b', ...) in hash order, which
+    changes from run to run; the merges and the vocabulary's strings do not. Renumber the single-character
+    entries (after removing prefix / suffix) among their own ids in string order."""
+    obj = json.loads(tok.to_str())
+    vocab = obj["model"]["vocab"]
+
+    def core(t):
+        if prefix and t.startswith(prefix):
+            t = t[len(prefix):]
+        if suffix and t.endswith(suffix):
+            t = t[:-len(suffix)]
+        return t
+
+    alpha = [t for t in vocab if t not in specials and len(core(t)) == 1]
+    ids = sorted(vocab[t] for t in alpha)
+    for t, i in zip(sorted(alpha), ids):
+        vocab[t] = i
+    return Tokenizer.from_str(json.dumps(obj, ensure_ascii=False))
 
 
 def train_wordpiece(sample):
@@ -178,9 +219,9 @@ def train_wordpiece(sample):
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tr = trainers.WordPieceTrainer(vocab_size=400, show_progress=False, continuing_subword_prefix="@@",
                                    special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-                                   limit_alphabet=120)
+                                   )
     tok.train_from_iterator(sample, tr)
-    return tok
+    return canonical_alphabet_ids(tok, "@@", "", ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
 
 
 # ---------------------------------------------------------------- helpers
@@ -232,7 +273,7 @@ def build_variants(corpus):
     latin = training_sample(corpus, 3000, 3, latin_only)
 
     bl = j(train_byte_level_bpe(mixed))
-    affix = j(train_affix_bpe(eu))
+    affix = j(train_affix_bpe(latin))
     fb = j(train_fallback_bpe(latin))
     uni = j(train_unigram(eu))
     wp = j(train_wordpiece(eu))
@@ -466,14 +507,13 @@ def build_variants(corpus):
                   AddedToken("New York", normalized=True, special=False),
                   AddedToken("ab", single_word=True, lstrip=True, rstrip=True, normalized=False, special=False),
                   AddedToken("▁▁", normalized=False, special=False)])
-    t.post_processor = tmpl_uni = P.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
+    t.post_processor = P.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
                                                        special_tokens=[("</s>", 1)])
     add("added-unigram-metaspace",
         "Unigram+NFKC+Metaspace(always) with added tokens: <mask>(special, lstrip, normalized=false), "
         "[NUM](special, rstrip, normalized=true), hello(single_word, normalized), World(normalized=false), "
         "ﬁx(normalized: content NFKC-normalized to 'fix'), 'New York', ab(single_word, lstrip, rstrip), '▁▁'; "
         "TemplateProcessing '$A </s>'", t, pairs=True)
-    del tmpl_uni
     t = with_parts(bl, normalizer=N.Lowercase())
     t.add_special_tokens([AddedToken("<mask>", lstrip=True, normalized=False, special=True),
                           AddedToken("[NUM]", rstrip=True, special=True, normalized=True)])
@@ -543,8 +583,9 @@ def main():
     trunc_idx = [i for i in range(len(texts)) if i % 3 == 1]
     pairs_index = [[texts.index("hello world"), texts.index("")], [texts.index(""), texts.index("")],
                    [texts.index("<s>hello world"), texts.index("a <mask> b")]]
+    pairable = [i for i, t in enumerate(texts) if len(t) <= 50]
     while len(pairs_index) < 50:
-        pairs_index.append([rng.randrange(len(texts)), rng.randrange(len(texts))])
+        pairs_index.append([rng.choice(pairable), rng.choice(pairable)])
 
     variants, names = [], set()
     for name, notes, tok, with_pairs, reference in build_variants(corpus):

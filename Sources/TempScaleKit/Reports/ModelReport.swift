@@ -14,6 +14,28 @@ public struct ModelReport {
         return c.keys.sorted().map { ($0, c[$0]!) }
     }
 
+    /// The tokenizer's pipeline, or why it cannot be read (the model is still described).
+    var tokenizer: Result<TokenizerSummary, any Error> { Result { try TokenizerSummary(model: model) } }
+
+    var tokenizerLine: String {
+        switch tokenizer {
+        case .success(let t):
+            var parts = t.rows.filter { $0.0 != "added tokens" }.map { $0.0 == "model" ? $0.1 : "\($0.0) \($0.1)" }
+            if let note = t.pipelineNote { parts.append("note: " + note) }
+            return parts.joined(separator: "\n" + String(repeating: " ", count: 16))
+        case .failure(let e):
+            return (model.tokenizerKind ?? "none found") + (model.tokenizerKind == nil ? "" : " (cannot be used: \(e))")
+        }
+    }
+
+    var tokenizerJSON: JSONValue {
+        switch tokenizer {
+        case .success(let t): return t.json
+        case .failure(let e):
+            return .object(JSONObject([("kind", model.tokenizerKind.map { .string($0) } ?? .null), ("error", .string("\(e)"))]))
+        }
+    }
+
     public func json(tensors: Bool) -> JSONValue {
         let d = model.architecture.dims
         let st = model.sentenceTransformers
@@ -38,7 +60,7 @@ public struct ModelReport {
             ("pooling", st.pooling.map { .string($0.rawValue) } ?? .null),
             ("normalize", .bool(st.normalize)),
             ("max_seq_length", st.maxSeqLength.map { .int(Int64($0)) } ?? .null),
-            ("tokenizer", model.tokenizerKind.map { .string($0) } ?? .null),
+            ("tokenizer", tokenizerJSON),
             ("temperature", model.temperature.json),
             ("sources", .array(model.sources.map {
                 .object(JSONObject([("path", .string($0.path)), ("bytes", .int(Int64($0.bytes))), ("sha256", $0.sha256.map { .string($0) } ?? .null)]))
@@ -68,7 +90,7 @@ public struct ModelReport {
             ("file size", formatBytes(fileBytes) + (model.sourceKind == .native ? "" : " (" + model.sources.map(\.path).joined(separator: ", ") + ")")),
             ("pooling", st.pooling.map { "\($0.rawValue)" + (st.normalize ? ", normalized" : "") } ?? "none (not a sentence-transformers folder)"),
             ("max length", st.maxSeqLength.map { "\($0) tokens" } ?? "not set (model limit \(d.maxPositions.map(String.init) ?? "none"))"),
-            ("tokenizer", model.tokenizerKind ?? "none found"),
+            ("tokenizer", tokenizerLine),
             ("temperature", model.temperature.isPatched
                 ? "τ = \(model.temperature.total) (" + model.temperature.steps.map { "τ \($0.tau) on layers \($0.layers) by \($0.tool)" }.joined(separator: "; ") + ")"
                 : "τ = 1 (not patched)"),

@@ -82,7 +82,7 @@ indirect enum Normalizer: Sendable, Equatable {
         case .nfc: UnicodeText.nfc(&text)
         case .nfkd: UnicodeText.nfkd(&text)
         case .nfkc: UnicodeText.nfkc(&text)
-        case .stripAccents: text.removeAll(where: BertCharacterClasses.isNonspacingMark)
+        case .stripAccents: text.removeAll(where: UnicodeText.isCombiningMark)
         case .strip(let left, let right):
             var end = text.count
             if right { while end > 0 && CharacterClasses.isWhitespace(text[end - 1]) { end -= 1 } }
@@ -215,6 +215,22 @@ enum UnicodeText {
     private static func isSegmentBoundary(_ c: Unicode.Scalar) -> Bool {
         c.value >= 0x300 && (hfDoesNotDecompose.contains(c.value) || hfStarters.contains(c.value))
     }
+
+    /// HF's StripAccents: any combining mark (Mn, Mc, Me) in the crate's tables (CombiningTables).
+    static func isCombiningMark(_ c: Unicode.Scalar) -> Bool {
+        c.value >= 0x300 && combiningMarks.contains(c.value)
+    }
+
+    private static let combiningMarks: Set<UInt32> = {
+        var set = Set<UInt32>()
+        let t = CombiningTables.combiningMarks
+        var i = 0
+        while i + 1 < t.count {
+            for v in t[i]...t[i + 1] { set.insert(v) }
+            i += 2
+        }
+        return set
+    }()
 
     /// Marks Swift gives a combining class but HF's crate does not (added in Unicode 15 and 16: Nag Mundari,
     /// Kirat Rai, …), from HF's own non-starter set (CombiningTables, golden/hf_combining_tables.py).

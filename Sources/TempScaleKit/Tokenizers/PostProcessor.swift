@@ -70,7 +70,7 @@ struct PostProcessor: Sendable, Equatable {
 
     /// `outer` applied to the output of `inner` (for pairs: A is inner's A part, B its B part).
     private static func wrap(_ inner: [PairPiece], in outer: [PairPiece]) -> [PairPiece] {
-        guard let bAt = inner.firstIndex(of: .b) else { return outer }
+        guard let bAt = inner.firstIndex(of: .b), let aAt = inner.firstIndex(of: .a), aAt < bAt else { return outer }
         let innerA = Array(inner[..<bAt]), innerB = Array(inner[bAt...])
         return outer.flatMap { piece -> [PairPiece] in
             switch piece {
@@ -132,9 +132,8 @@ struct PostProcessor: Sendable, Equatable {
         var pairPieces: [PairPiece]? = nil
         if let p = json["pair"], p != .null {
             let parsed = try pieces("pair", allowB: true)
-            guard parsed.filter({ $0 == .a }).count == 1, parsed.filter({ $0 == .b }).count == 1,
-                  parsed.firstIndex(of: .a)! < parsed.firstIndex(of: .b)! else {
-                throw .badField("\(path).pair", "must hold $A once, then $B once")
+            guard parsed.filter({ $0 == .a }).count == 1, parsed.filter({ $0 == .b }).count == 1 else {
+                throw .badField("\(path).pair", "must hold $A once and $B once")
             }
             pairPieces = parsed
         }

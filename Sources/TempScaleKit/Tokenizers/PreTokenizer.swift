@@ -220,9 +220,14 @@ struct Metaspace: Sendable, Equatable {
                 throw .unsupported(component: "\(path).prepend_scheme", type: scheme, supported: PrependScheme.allCases.map(\.rawValue))
             }
             prependScheme = s
-        } else {
-            // The legacy form (T5, XLM-R files): add_prefix_space true means always, false never.
-            prependScheme = try readFlag(json, "add_prefix_space", path: path, default: true) ? .always : .never
+        }
+        // The legacy field (T5 and XLM-R files carry `add_prefix_space: true` alone) must agree with the scheme,
+        // which defaults to always: tokenizers 0.23 refuses `false` unless the scheme is never.
+        if let legacy = json["add_prefix_space"], legacy != .null {
+            guard let add = legacy.boolValue else { throw .badField("\(path).add_prefix_space", "is not true or false") }
+            guard add == (prependScheme != .never) else {
+                throw .badField("\(path).add_prefix_space", "is \(add) but prepend_scheme is \(prependScheme.rawValue) (tokenizers refuses the mismatch)")
+            }
         }
         split = try readFlag(json, "split", path: path, default: true)
     }
