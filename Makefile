@@ -147,7 +147,9 @@ demo: deps build model $(VENV)/.gguf-stamp
 	@echo; echo "== tempscale patch --temperature 0.8 → native, hf, gguf; each verified against the τ = 0.8 golden"
 	@$(PY) scripts/demo_summary.py $(BIN) $(MINILM) golden/minilm.json.gz $(OUT)
 
-bench: deps build models venv
+bench: deps build models venv $(TOK)/.complete
+	$(PY) scripts/bench_tokenizers.py $(BIN) $(TOK)/corpus.jsonl.gz minilm=$(MINILM)/tokenizer.json \
+	  gpt2=$(TOK)/gpt2/tokenizer.json qwen2=$(TOK)/qwen2/tokenizer.json xlmr=$(TOK)/xlmr/tokenizer.json t5=$(TOK)/t5/tokenizer.json
 	python3 scripts/bench.py $(BIN) $(MINILM) $(MPNET) --python $(PY) --llama-convert "$$(scripts/fetch-llama-convert.sh || true)"
 	$(PY) -m pip install -q --disable-pip-version-check -r scripts/bench-requirements.txt
 	$(PY) scripts/bench_corpus.py $(CACHE)/bench/corpus.jsonl

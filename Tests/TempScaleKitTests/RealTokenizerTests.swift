@@ -113,3 +113,55 @@ final class RealTokenizerTests: XCTestCase {
         }
     }
 }
+
+/// `tempscale tokenize` and `inspect` on the new kinds: the pipeline is shown, ids match the library, bad files
+/// are one-line errors, and the class-pipeline note appears exactly when sentence-transformers would differ.
+final class TokenizeCLITests: XCTestCase {
+    func testTokenizeATokenizerJSONShowsThePipelineAndTheIds() throws {
+        let path = Paths.cache + "/tokenizers/xlmr/tokenizer.json"
+        let r = try runCLI(["tokenize", path, "--ids-only", "--threads", "2"], stdin: "Ünïcode test, it's 2026\nСлово\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let tok = try Tokenizer(tokenizerJSON: readBytes(path))
+        let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ").map { Int32($0)! } }
+        XCTAssertEqual(lines, [tok.encode("Ünïcode test, it's 2026", maxLength: nil).ids, tok.encode("Слово", maxLength: nil).ids])
+        let shown = try runCLI(["tokenize", path], stdin: "x\n")
+        XCTAssertTrue(shown.stderr.contains("model: Unigram, 250002 pieces"), shown.stderr)
+        XCTAssertTrue(shown.stderr.contains("pre-tokenizer: Metaspace"), shown.stderr)
+        XCTAssertTrue(shown.stderr.contains("normalizer: Sequence[Precompiled(224711 rules)"), shown.stderr)
+        let noSpecial = try runCLI(["tokenize", path, "--ids-only", "--no-special-tokens"], stdin: "Слово\n")
+        XCTAssertEqual(noSpecial.stdout.split(separator: " ").count + 2, lines[1].count)
+    }
+
+    func testABrokenTokenizerJSONIsAOneLineError() throws {
+        let dir = try TempDir()
+        let bad = dir.write("tokenizer.json", #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}"#)
+        let r = try runCLI(["tokenize", bad], stdin: "x\n")
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stderr, "tempscale: error: \(bad): model.merges[0] right token 'b' is not in the vocabulary\n")
+        XCTAssertEqual(r.stdout, "")
+    }
+
+    func testClassPipelineNoteFollowsWhatSentenceTransformersWouldDo() throws {
+        func note(_ config: String?, _ modelType: String?) throws -> String? {
+            TokenizerSummary.classPipelineNote(tokenizerConfig: try config.map { try JSON.parse($0) }, modelType: modelType)
+        }
+        XCTAssertNotNil(try note(#"{"tokenizer_class": "XLMRobertaTokenizer"}"#, "xlm-roberta"))
+        XCTAssertNotNil(try note(#"{"tokenizer_class": "T5TokenizerFast"}"#, "t5"))
+        XCTAssertNotNil(try note(nil, "xlm-roberta"))
+        XCTAssertNotNil(try note("{}", "umt5"))
+        XCTAssertNil(try note(#"{"tokenizer_class": "PreTrainedTokenizerFast"}"#, "xlm-roberta"))
+        XCTAssertNil(try note(#"{"tokenizer_class": "BertTokenizer"}"#, "bert"))
+        XCTAssertNil(try note(nil, "bert"))
+        XCTAssertTrue(try note(nil, "t5")!.contains("958 of 17,591"))
+    }
+
+    func testInspectShowsEachStageOfTheTokenizer() throws {
+        let r = try runCLI(["inspect", Paths.mpnet])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("tokenizer     WordPiece"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("post-processor RobertaProcessing (<s> $A </s>)"), r.stdout)
+        let j = try runCLI(["inspect", Paths.mpnet, "--json"])
+        let tok = try JSON.parse(j.stdout)["tokenizer"]!
+        XCTAssertEqual(tok["pre-tokenizer"]?.stringValue, "BertPreTokenizer")
+    }
+}

@@ -221,27 +221,23 @@ enum UnicodeText {
         c.value >= 0x300 && combiningMarks.contains(c.value)
     }
 
-    private static let combiningMarks: Set<UInt32> = {
+    private static let combiningMarks = codePoints(inRanges: CombiningTables.combiningMarks)
+
+    /// The code points of a generated table's flattened inclusive ranges (first, last, first, last…).
+    static func codePoints(inRanges t: [UInt32]) -> Set<UInt32> {
         var set = Set<UInt32>()
-        let t = CombiningTables.combiningMarks
         var i = 0
         while i + 1 < t.count {
             for v in t[i]...t[i + 1] { set.insert(v) }
             i += 2
         }
         return set
-    }()
+    }
 
     /// Marks Swift gives a combining class but HF's crate does not (added in Unicode 15 and 16: Nag Mundari,
     /// Kirat Rai, …), from HF's own non-starter set (CombiningTables, golden/hf_combining_tables.py).
     static let hfStarters: Set<UInt32> = {
-        var hf = Set<UInt32>()
-        let t = CombiningTables.nonStarters
-        var i = 0
-        while i + 1 < t.count {
-            for v in t[i]...t[i + 1] { hf.insert(v) }
-            i += 2
-        }
+        let hf = codePoints(inRanges: CombiningTables.nonStarters)
         var starters = Set<UInt32>()
         for v in UInt32(0x300)..<0x110000 {
             guard let c = Unicode.Scalar(v), c.properties.canonicalCombiningClass.rawValue != 0, !hf.contains(v) else { continue }

@@ -59,23 +59,27 @@ struct PrecompiledCharsmap: Sendable, Equatable {
             replacements[index] = Array(s.unicodeScalars)
         }
 
-        // Depth-first over the DAG: 0 = not seen, 1 = on the current path, 2 = done.
+        // Depth-first over the DAG: 0 = not seen, 1 = on the current path, 2 = done. `rules[n]` counts the
+        // rules below node n (paths to a leaf), summed when n is done.
         var state = [UInt8](repeating: 0, count: units.count)
+        var rules = [Int](repeating: 0, count: units.count)
         var stack: [(node: Int, nextLabel: Int)] = []
-        var ruleCount = 0
-        func enter(_ node: Int) throws(TokenizerError) {
+        func enter(_ node: Int) throws(TokenizerError) -> Bool {
             guard node < units.count else { throw .badField(path, "has a trie index past its end (truncated?)") }
             if state[node] == 1 { throw .badField(path, "has a trie that loops (damaged)") }
-            if state[node] == 2 { return }
+            if state[node] == 2 { return false }
             guard stack.count < 256 else { throw .badField(path, "has a trie nested past 256 bytes (damaged)") }
             state[node] = 1
             stack.append((node, 1))
+            return true
         }
-        try enter(Self.offset(units[0]))
+        _ = try enter(Self.offset(units[0]))
+        let root = stack[0].node
         while let top = stack.last {
             if top.nextLabel > 255 {
                 state[top.node] = 2
                 stack.removeLast()
+                if let parent = stack.last { rules[parent.node] += rules[top.node] }
                 continue
             }
             stack[stack.count - 1].nextLabel += 1
@@ -85,11 +89,12 @@ struct PrecompiledCharsmap: Sendable, Equatable {
             let next = child ^ Self.offset(units[child])
             guard next < units.count else { throw .badField(path, "has a trie index past its end (truncated?)") }
             if Self.hasLeaf(units[child]) {
-                ruleCount += 1
+                rules[top.node] += 1
                 try readReplacement(at: Int(units[next] & 0x7FFF_FFFF))
             }
-            try enter(next)
+            if try !enter(next) { rules[top.node] += rules[next] }
         }
+        let ruleCount = rules[root]
         self.units = units
         self.replacements = replacements
         self.ruleCount = ruleCount
