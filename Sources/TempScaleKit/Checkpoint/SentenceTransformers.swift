@@ -11,9 +11,26 @@ public struct SentenceTransformersConfig: Sendable, Equatable {
     public var doLowerCase: Bool?
     /// Relative path of the pooling config, as modules.json names it.
     public var poolingPath: String?
+    /// Every module modules.json lists, in order.
+    public var modules: [Module] = []
+
+    /// One entry of modules.json: its class (`sentence_transformers.models.Dense`) and folder (`2_Dense`).
+    public struct Module: Sendable, Equatable {
+        public var type: String
+        public var path: String
+    }
+
+    /// The module classes tempscale runs and carries: the transformer, pooling and normalisation.
+    static let supportedModuleTypes = ["Transformer", "Pooling", "Normalize"]
+
+    /// Modules tempscale neither runs nor carries (Dense, LayerNorm, CNN, LSTM, WordEmbeddings, custom code):
+    /// embedding or writing such a model is refused by name rather than silently dropping the module.
+    public var unsupportedModules: [Module] {
+        modules.filter { m in !Self.supportedModuleTypes.contains { m.type == "sentence_transformers.models.\($0)" || m.type == $0 } }
+    }
 
     public static let none = SentenceTransformersConfig(pooling: nil, normalize: false, maxSeqLength: nil,
-                                                         doLowerCase: nil, poolingPath: nil)
+                                                         doLowerCase: nil, poolingPath: nil, modules: [])
 
     /// Reads modules.json, the pooling config and sentence_bert_config.json through `readJSON`
     /// (relative path → parsed file, nil when absent).
@@ -24,6 +41,7 @@ public struct SentenceTransformersConfig: Sendable, Equatable {
             for m in list {
                 let type = m["type"]?.stringValue ?? ""
                 let path = m["path"]?.stringValue ?? ""
+                st.modules.append(Module(type: type, path: path))
                 if type.hasSuffix(".Pooling") {
                     st.poolingPath = path.isEmpty ? nil : path
                     let file = path.isEmpty ? "config.json" : "\(path)/config.json"

@@ -16,8 +16,12 @@ public final class TextEmbedder: @unchecked Sendable {
     public enum Error: ReasonError, Equatable {
         case maxLengthTooLarge(Int, limit: Int)
         case badTemperature(String)
+        case unsupportedModule(type: String, path: String)
         public var description: String {
             switch self {
+            case .unsupportedModule(let type, let path):
+                return "modules.json names \(type) (\(path.isEmpty ? "no folder" : path)), which the built-in encoder does not run; "
+                    + "its embeddings would be wrong without it (supported: Transformer, Pooling, Normalize)"
             case .maxLengthTooLarge(let n, let limit): return "--max-length \(n) exceeds the model's \(limit) positions"
             case .badTemperature(let t): return "temperature must be a finite number > 0 (got \(t))"
             }
@@ -33,6 +37,9 @@ public final class TextEmbedder: @unchecked Sendable {
     }
 
     public init(model: Model, maxLength: Int? = nil, options: Encoder.Options = .init()) throws {
+        if let m = model.sentenceTransformers.unsupportedModules.first {
+            throw FileError(model.path + "/modules.json", Error.unsupportedModule(type: m.type, path: m.path))
+        }
         self.model = model
         tokenizer = try Tokenizer.load(from: model)
         encoder = try Encoder(model: model, options: options)
