@@ -38,10 +38,10 @@ public struct SentenceTransformersConfig: Sendable, Equatable {
         var st = SentenceTransformersConfig.none
         if let modules = try readJSON("modules.json") {
             guard let list = modules.arrayValue else { throw CheckpointError.badSidecar("modules.json", "is not a list") }
+            st.modules = moduleList(list)
             for m in list {
                 let type = m["type"]?.stringValue ?? ""
                 let path = m["path"]?.stringValue ?? ""
-                st.modules.append(Module(type: type, path: path))
                 if type.hasSuffix(".Pooling") {
                     st.poolingPath = path.isEmpty ? nil : path
                     let file = path.isEmpty ? "config.json" : "\(path)/config.json"
@@ -57,6 +57,11 @@ public struct SentenceTransformersConfig: Sendable, Equatable {
             st.doLowerCase = sb["do_lower_case"]?.boolValue
         }
         return st
+    }
+
+    /// modules.json's entries as (class, folder).
+    static func moduleList(_ list: [JSONValue]) -> [Module] {
+        list.map { Module(type: $0["type"]?.stringValue ?? "", path: $0["path"]?.stringValue ?? "") }
     }
 
     static func pooling(from cfg: JSONValue, file: String) throws -> Pooling {

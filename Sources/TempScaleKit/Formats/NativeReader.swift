@@ -132,6 +132,10 @@ extension NativeFormat {
             default: throw Error.headerField("files", "entry '\(name)' has an unknown encoding")
             }
         }
+        // The module list travels in the carried modules.json (writers refuse modules they cannot carry).
+        if let bytes = files["modules.json"], let list = (try? JSON.parse(bytes))?.arrayValue {
+            st.modules = SentenceTransformersConfig.moduleList(list)
+        }
         var sources: [SourceFile] = []
         for s in header["sources"]?.arrayValue ?? [] {
             sources.append(SourceFile(path: s["path"]?.stringValue ?? "?", bytes: s["bytes"]?.intValue ?? 0,
