@@ -44,7 +44,7 @@ struct Tokenize: ParsableCommand {
             } else {
                 let m = try ModelLoader.open(model)
                 tokenizer = try Tokenizer.load(from: m)
-                summary = try TokenizerSummary(model: m)
+                summary = TokenizerSummary(tokenizer, model: m)
                 limit = limit ?? m.sentenceTransformers.maxSeqLength ?? TextEmbedder.positionLimit(m) ?? 512
             }
             let loaded = now()

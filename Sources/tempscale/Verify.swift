@@ -43,7 +43,7 @@ struct Verify: ParsableCommand {
             }
             let (defaultAtol, defaultCos) = tolerances(for: m)
             let embedder = try TextEmbedder(model: m, maxLength: g.maxSeqLength, options: .init(batchSize: 16, threads: threads))
-            if let note = try? TokenizerSummary(model: m).pipelineNote { printWarning(note) }
+            if let note = TokenizerSummary(embedder.tokenizer, model: m).pipelineNote { printWarning(note) }
             let bar = ProgressBar("verify", unit: "texts", minimum: 0)
             let v = Verifier.run(encoder: embedder.encoder, golden: g, temperatures: taus, atol: atol ?? defaultAtol,
                                  minCosine: minCosine ?? defaultCos, padId: embedder.tokenizer.padId,

@@ -168,10 +168,6 @@ public final class Tokenizer: Sendable {
         }
     }
 
-    public func encodeBatch(_ texts: [String], maxLength: Int?) -> [Encoding] {
-        texts.map { encode($0, maxLength: maxLength) }
-    }
-
     /// The token text of an id (vocabulary or added token), or nil.
     public func token(for id: Int32) -> String? {
         addedTokenText[id] ?? model.tokenText(id)

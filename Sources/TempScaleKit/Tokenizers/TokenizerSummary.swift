@@ -14,7 +14,11 @@ public struct TokenizerSummary: Sendable {
     }
 
     public init(model: Model) throws {
-        let tokenizer = try Tokenizer.load(from: model)
+        self.init(try Tokenizer.load(from: model), model: model)
+    }
+
+    /// For a tokenizer already loaded from `model` (loading a big vocabulary again costs a second).
+    public init(_ tokenizer: Tokenizer, model: Model) {
         let config = model.files["tokenizer_config.json"].flatMap { try? JSON.parse($0) }
         self.init(tokenizer, tokenizerConfig: config, modelType: model.config["model_type"]?.stringValue)
     }
@@ -61,7 +65,7 @@ extension Tokenizer {
     }
 
     /// `encode` over many texts on `threads` threads (order kept).
-    public func encodeBatch(_ texts: [String], maxLength: Int?, addSpecialTokens: Bool = true, threads: Int) -> [Encoding] {
+    public func encodeBatch(_ texts: [String], maxLength: Int?, addSpecialTokens: Bool = true, threads: Int = 1) -> [Encoding] {
         let n = texts.count
         guard threads > 1, n > 1 else { return texts.map { encode($0, maxLength: maxLength, addSpecialTokens: addSpecialTokens) } }
         let results = UnsafeMutableBufferPointer<Encoding?>.allocate(capacity: n)
