@@ -22,6 +22,10 @@ attn_implementation="eager" that softmax is one call site per architecture:
              attention_probs = nn.functional.softmax(attention_scores, dim=-1)
          (MPNet has no attention interface and no sdpa path: always this call)
 
+(golden/tiny_families.py adds RoBERTa, XLM-R, T5, mT5 and UMT5 to SOFTMAX_SITES: each has its own
+eager_attention_forward with the same one call; under transformers 4.57 the list is BERT's
+BertSelfAttention.forward alone.)
+
 Both look the name `nn` up in their module's globals at call time. tempscale(tau)
 swaps that global, in those two modules only, for a proxy of torch.nn whose
 functional.softmax is `softmax(x / tau)` (and counts its calls); everything else
@@ -64,6 +68,12 @@ import sentence_transformers  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 import transformers.models.bert.modeling_bert as modeling_bert  # noqa: E402
 import transformers.models.mpnet.modeling_mpnet as modeling_mpnet  # noqa: E402
+# the further families of golden/tiny_families.py (tiny random models with real vocabularies)
+import transformers.models.roberta.modeling_roberta as modeling_roberta  # noqa: E402
+import transformers.models.xlm_roberta.modeling_xlm_roberta as modeling_xlm_roberta  # noqa: E402
+import transformers.models.t5.modeling_t5 as modeling_t5  # noqa: E402
+import transformers.models.mt5.modeling_mt5 as modeling_mt5  # noqa: E402
+import transformers.models.umt5.modeling_umt5 as modeling_umt5  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 transformers.logging.disable_progress_bar()
@@ -102,7 +112,22 @@ MODELS = [
 SOFTMAX_SITES = [
     (modeling_bert, "eager_attention_forward"),
     (modeling_mpnet, "MPNetSelfAttention.forward"),
+    # golden/tiny_families.py: RoBERTa, XLM-R, T5, mT5, UMT5 each define their own eager_attention_forward
+    # (picked through ALL_ATTENTION_FUNCTIONS.get_interface(config._attn_implementation, eager_attention_forward),
+    # bypassed by sdpa) with one `attn_weights = nn.functional.softmax(attn_weights, dim=-1)`; for the T5 family
+    # its input is Q K^T (scaling 1.0) + position_bias + mask.
+    (modeling_roberta, "eager_attention_forward"),
+    (modeling_xlm_roberta, "eager_attention_forward"),
+    (modeling_t5, "eager_attention_forward"),
+    (modeling_mt5, "eager_attention_forward"),
+    (modeling_umt5, "eager_attention_forward"),
 ]
+if int(transformers.__version__.split(".")[0]) < 5:
+    # transformers 4.57 (.venv-tf4, used only by golden/tiny_families.py for BERT relative_key /
+    # relative_key_query): the softmax sits in BertSelfAttention.forward (attention_probs =
+    # nn.functional.softmax(attention_scores, dim=-1)); BertSdpaSelfAttention falls back to it for
+    # non-absolute positions. Only BERT is wrapped there.
+    SOFTMAX_SITES = [(modeling_bert, "BertSelfAttention.forward")]
 _REAL_SOFTMAX = torch.nn.functional.softmax
 
 

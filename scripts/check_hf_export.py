@@ -319,7 +319,8 @@ def _gelu(x):
 
 def bert_reference(sd, cfg, ids, mask, mode, tau=1.0):
     """BERT encoder in float64, written from the transformers 4.x BertSelfAttention formula.
-    mode: "absolute" or "relative_key_query". Every softmax input is divided by tau."""
+    mode: "absolute", "relative_key_query" or "relative_key" (scores = (Q Kᵀ + einsum(q, R)) / sqrt(d);
+    used by golden/tiny_families.py). Every softmax input is divided by tau."""
     assert cfg.get("hidden_act", "gelu") == "gelu", cfg.get("hidden_act")
     dt = torch.float64
     W = lambda k: sd[k].to(dt)  # noqa: E731
@@ -351,6 +352,9 @@ def bert_reference(sd, cfg, ids, mask, mode, tau=1.0):
         if mode == "relative_key_query":
             R = W(p + "attention.self.distance_embedding.weight")[dist + P - 1]  # [L, L, d]
             s = s + torch.einsum("bhld,lrd->bhlr", q, R) + torch.einsum("bhrd,lrd->bhlr", k, R)
+        elif mode == "relative_key":  # transformers 4.x: only the query term
+            R = W(p + "attention.self.distance_embedding.weight")[dist + P - 1]  # [L, L, d]
+            s = s + torch.einsum("bhld,lrd->bhlr", q, R)
         elif mode != "absolute":
             raise ValueError(mode)
         s = s / math.sqrt(d) + add_mask
