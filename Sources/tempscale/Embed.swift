@@ -7,12 +7,15 @@ struct Embed: ParsableCommand {
         discussion: """
             Input: one text per line, or JSON Lines with a "text" field. Texts longer than the model's
             max sequence length are truncated as sentence-transformers does, and the count of truncated
-            texts is reported on stderr.
+            texts is reported on stderr. Prompts come from config_sentence_transformers.json as
+            sentence-transformers applies them: its default_prompt_name unless --prompt names another
+            (--prompt "" for none), or --prompt-text gives the text itself.
 
             Examples:
               echo "This is an example sentence." | tempscale embed models/all-MiniLM-L6-v2
               tempscale embed minilm.tsm --input docs.txt --output docs.npy --format npy
               tempscale embed minilm.tsm --input docs.jsonl --temperature 0.8 --threads 2
+              tempscale embed e5-small/ --input passages.txt --prompt passage
             """
     )
 
@@ -24,11 +27,15 @@ struct Embed: ParsableCommand {
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Sequences per batch.") var batch = 32
     @Option(help: "Worker threads.") var threads = 1
+    @Option(help: "Prompt name from config_sentence_transformers.json (default: its default_prompt_name; \"\" for none).")
+    var prompt: String?
+    @Option(help: "Prompt text to put in front of every text (instead of a named prompt).") var promptText: String?
 
     func validate() throws {
         guard temperature.isFinite, temperature > 0 else { throw ValidationError("--temperature must be a finite number > 0") }
         guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
         if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
+        if prompt != nil && promptText != nil { throw ValidationError("give --prompt or --prompt-text, not both") }
     }
 
     func run() throws {
@@ -37,7 +44,11 @@ struct Embed: ParsableCommand {
             let embedder = try TextEmbedder(model: try ModelLoader.open(model), maxLength: maxLength,
                                             options: .init(batchSize: batch, threads: threads))
             let bar = ProgressBar("embed", unit: "texts", minimum: 256)
-            let result = try embedder.embed(texts, temperature: temperature, progress: bar.update)
+            let text: String
+            do { text = try promptText ?? (prompt == "" ? "" : embedder.promptText(named: prompt)) } catch let e as TextEmbedder.Error {
+                throw FileError(model + "/config_sentence_transformers.json", e)
+            }
+            let result = try embedder.embed(texts, temperature: temperature, prompt: text, progress: bar.update)
             try writeOutput(EmbeddingOutput.encode(result.embeddings, format: format), to: output, inputs: [input, model])
             reportTruncation(result.truncated.count, of: texts.count, maxLength: embedder.maxLength)
         }

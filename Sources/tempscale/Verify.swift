@@ -47,6 +47,7 @@ struct Verify: ParsableCommand {
             let bar = ProgressBar("verify", unit: "texts", minimum: 0)
             let v = Verifier.run(encoder: embedder.encoder, golden: g, temperatures: taus, atol: atol ?? defaultAtol,
                                  minCosine: minCosine ?? defaultCos, padId: embedder.tokenizer.padId,
+                                 promptLength: embedder.promptLength(g.prompt),
                                  tokenize: { embedder.tokenizer.encode($0, maxLength: g.maxSeqLength).ids }, progress: bar.update)
             print(json ? VerificationReport(v).json(show: show).serialized(pretty: true) : VerificationReport(v).text(show: show))
             passed = v.passed

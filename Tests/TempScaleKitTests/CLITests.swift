@@ -198,24 +198,24 @@ func runCLI(_ args: [String], stdin: String? = nil) throws -> CLIRun {
 /// A sentence-transformers module tempscale does not run (here a Dense layer after pooling) is refused by name
 /// for embedding and for writing, instead of being silently dropped.
 final class ModuleRefusalTests: XCTestCase {
-    func testADenseModuleIsRefusedByNameAndNothingIsWritten() throws {
+    func testAnUnknownModuleIsRefusedByNameAndNothingIsWritten() throws {
         let dir = try TempDir()
         let model = dir.file("m")
         try FileManager.default.copyItem(atPath: Paths.fixture("models/tiny-bert"), toPath: model)
         let modules = #"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, "#
             + #"{"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, "#
-            + #"{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]"#
+            + #"{"idx": 2, "name": "2", "path": "2_LayerNorm", "type": "sentence_transformers.models.LayerNorm"}]"#
         try Data(modules.utf8).write(to: URL(fileURLWithPath: model + "/modules.json"))
         let embed = try runCLI(["embed", model], stdin: "hello\n")
         XCTAssertEqual(embed.status, 1)
         XCTAssertEqual(embed.stdout, "")
-        XCTAssertTrue(embed.stderr.hasPrefix("tempscale: error: \(model)/modules.json: modules.json names sentence_transformers.models.Dense (2_Dense)"), embed.stderr)
+        XCTAssertTrue(embed.stderr.hasPrefix("tempscale: error: \(model)/modules.json: modules.json names sentence_transformers.models.LayerNorm (2_LayerNorm)"), embed.stderr)
         XCTAssertEqual(embed.stderr.filter { $0 == "\n" }.count, 1)
         for format in ["native", "hf"] {
             let out = dir.file("out-\(format)")
             let patch = try runCLI(["patch", model, "--temperature", "0.8", "--format", format, "-o", out])
             XCTAssertEqual(patch.status, 1, format)
-            XCTAssertTrue(patch.stderr.contains("sentence_transformers.models.Dense"), patch.stderr)
+            XCTAssertTrue(patch.stderr.contains("sentence_transformers.models.LayerNorm"), patch.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), format)
         }
         // inspect still describes it.

@@ -95,17 +95,18 @@ final class GGUFTests: XCTestCase {
         XCTAssertEqual(value("tempscale.history")?.stringValue.flatMap { try? JSON.parse($0) }, model.temperature.json, file: file, line: line)
 
         let tensors = try XCTUnwrap(r["tensors"]?.objectValue)
-        XCTAssertEqual(Set(tensors.keys), Set(bert.ggufNames.map(\.gguf)), file: file, line: line)
+        XCTAssertEqual(Set(tensors.keys), Set(bert.tensors.gguf.compactMap(\.gguf)), file: file, line: line)
         XCTAssertEqual(report.skipped.sorted(), ["embeddings.position_ids", "pooler.dense.bias", "pooler.dense.weight"]
             .filter { model.tensor($0) != nil }, file: file, line: line)
-        for entry in bert.ggufNames {
-            let t = try XCTUnwrap(model.tensor(entry.hf)), g = try XCTUnwrap(tensors[entry.gguf], entry.gguf)
-            let stored: DType = entry.storage == .fileDType ? dtype : .f32
-            XCTAssertEqual(g["type"]?.stringValue, stored.rawValue, entry.gguf, file: file, line: line)
-            XCTAssertEqual(g["shape"]?.arrayValue?.compactMap(\.intValue), t.shape, entry.gguf, file: file, line: line)
+        for entry in bert.tensors.gguf {
+            let gguf = entry.gguf!
+            let t = try XCTUnwrap(model.tensor(entry.name)), g = try XCTUnwrap(tensors[gguf], gguf)
+            let stored: DType = entry.ggufStorage == .fileDType ? dtype : .f32
+            XCTAssertEqual(g["type"]?.stringValue, stored.rawValue, gguf, file: file, line: line)
+            XCTAssertEqual(g["shape"]?.arrayValue?.compactMap(\.intValue), t.shape, gguf, file: file, line: line)
             XCTAssertEqual(g["ne"]?.arrayValue?.compactMap(\.intValue), t.shape.reversed(), "dims stored innermost first", file: file, line: line)
-            XCTAssertEqual((g["offset"]?.intValue ?? 1) % 32, 0, "\(entry.gguf) is 32-byte aligned", file: file, line: line)
-            XCTAssertEqual(g["sha256_f32"]?.stringValue, try digest(t, storedAs: stored), "values of \(entry.gguf)", file: file, line: line)
+            XCTAssertEqual((g["offset"]?.intValue ?? 1) % 32, 0, "\(gguf) is 32-byte aligned", file: file, line: line)
+            XCTAssertEqual(g["sha256_f32"]?.stringValue, try digest(t, storedAs: stored), "values of \(gguf)", file: file, line: line)
         }
         XCTAssertEqual(report.bytes, Int((try FileManager.default.attributesOfItem(atPath: path))[.size] as! UInt64), file: file, line: line)
         XCTAssertEqual(dir.listing, ["m.gguf"], "no temp file left", file: file, line: line)

@@ -11,13 +11,36 @@ public protocol Architecture: Sendable {
     init(config: JSONObject) throws(ArchitectureError)
 
     var dims: ModelDims { get }
-    /// Every tensor the base model has, with its shape from the config. `optional` ones (buffers,
-    /// the pooler) may be absent.
-    var tensorTable: [TensorSpec] { get }
+    /// Every tensor the base model has, declared once (shape check, forward bindings, bake rule, GGUF names).
+    /// `optional` ones (buffers, the pooler) may be absent.
+    var tensors: TensorTable { get }
+    /// The longest input the position table allows (RoBERTa-style models reserve padding_idx + 1 rows);
+    /// nil when positions are relative only (T5).
+    var positionLimit: Int? { get }
 
     /// The tensors to scale so that every patched layer's softmax input becomes S/τ — or a refusal
     /// saying why that cannot be done exactly.
     func bakeRule(tau: Double, layers: LayerSelection) throws(BakeError) -> BakeRule
+
+    /// How llama.cpp runs this family (its architecture name and hyper-parameter keys), or why it cannot.
+    func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture
+}
+
+extension Architecture {
+    public var positionLimit: Int? { dims.maxPositions }
+    public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture { throw .familyNotExported(Self.family) }
+}
+
+/// An architecture as llama.cpp names it in a GGUF file.
+public struct GGUFArchitecture: Sendable {
+    /// `general.architecture` ("bert", "t5encoder").
+    public let name: String
+    /// `<name>.…` hyper-parameters, in file order.
+    public let keys: [(String, GGUF.Value)]
+    /// Rows dropped from the front of the position table (llama.cpp numbers positions from 0; RoBERTa from pad + 1).
+    public let positionRowsDropped: Int
+    /// Whether the pooling type is written under `<name>.pooling_type`.
+    public let writesPooling: Bool
 }
 
 public struct ModelDims: Sendable, Equatable {
@@ -29,17 +52,6 @@ public struct ModelDims: Sendable, Equatable {
     public var vocab: Int
     public var maxPositions: Int?
     public var positionEmbedding: String
-}
-
-public struct TensorSpec: Sendable {
-    public let name: String
-    public let shape: [Int]
-    public let optional: Bool
-    public init(_ name: String, _ shape: [Int], optional: Bool = false) {
-        self.name = name
-        self.shape = shape
-        self.optional = optional
-    }
 }
 
 public enum ArchitectureError: ReasonError, Equatable {
@@ -62,7 +74,7 @@ public enum ArchitectureError: ReasonError, Equatable {
 }
 
 public enum Architectures {
-    public static let all: [any Architecture.Type] = [BertFamily.self, MPNet.self, T5Encoder.self]
+    public static let all: [any Architecture.Type] = [BertFamily.self, MPNet.self, T5Encoder.self]  // one line per family
 
     public static var supportedModelTypes: [String] { all.flatMap { $0.modelTypes } }
 
@@ -75,8 +87,8 @@ public enum Architectures {
 
     /// Checks that every required tensor is present with its configured shape.
     public static func validate(_ arch: any Architecture, tensors: [String: Tensor]) throws(ArchitectureError) {
-        for spec in arch.tensorTable {
-            guard let t = tensors[spec.name] else {
+        for spec in arch.tensors.all {
+            guard let t = spec.present(in: { tensors[$0] != nil }).flatMap({ tensors[$0] }) else {
                 if spec.optional { continue }
                 throw .missingTensor(spec.name)
             }
@@ -104,14 +116,5 @@ struct ConfigReader {
     func string(_ key: String, default d: String) -> String { config[key]?.stringValue ?? d }
 
     func double(_ key: String, default d: Double) -> Double { config[key]?.doubleValue ?? d }
-}
-
-extension Array where Element == TensorSpec {
-    /// Expands `{L}` in each name for layers 0..<layers.
-    static func perLayer(_ layers: Int, _ specs: [TensorSpec]) -> [TensorSpec] {
-        (0..<layers).flatMap { l in
-            specs.map { TensorSpec($0.name.replacing("{L}", with: String(l)), $0.shape, optional: $0.optional) }
-        }
-    }
 }
 

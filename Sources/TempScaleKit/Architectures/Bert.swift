@@ -1,5 +1,6 @@
-/// BERT and its descendants with the same layout (RoBERTa, XLM-R: see Roberta.swift).
-/// Post-LayerNorm encoder; attention `softmax(QKᵀ/√d + positions + mask)`.
+/// BERT and its descendants with the same layout: RoBERTa and XLM-R (positions from padding_idx + 1, one or no
+/// token type), and BERT's relative_key / relative_key_query position types. Post-LayerNorm encoder; attention
+/// `softmax(QKᵀ/√d + mask)`, with relative positions `softmax((QKᵀ + Q·Rᵀ [+ K·Rᵀ])/√d + mask)`.
 public struct BertFamily: Architecture {
     public static let family = "bert"
     public static let modelTypes = ["bert", "roberta", "xlm-roberta"]
@@ -30,98 +31,118 @@ public struct BertFamily: Architecture {
         padTokenId = try c.int("pad_token_id", default: 0)
     }
 
-    public var tensorTable: [TensorSpec] {
-        let h = dims.hidden, i = dims.intermediate, p = dims.maxPositions!
-        var table = [
-            TensorSpec("embeddings.word_embeddings.weight", [dims.vocab, h]),
-            TensorSpec("embeddings.position_embeddings.weight", [p, h]),
-            TensorSpec("embeddings.token_type_embeddings.weight", [typeVocab, h], optional: typeVocab == 0),
-            TensorSpec("embeddings.LayerNorm.weight", [h]),
-            TensorSpec("embeddings.LayerNorm.bias", [h]),
-            TensorSpec("embeddings.position_ids", [1, p], optional: true),
-            TensorSpec("embeddings.token_type_ids", [1, p], optional: true),
-            TensorSpec("pooler.dense.weight", [h, h], optional: true),
-            TensorSpec("pooler.dense.bias", [h], optional: true),
-        ]
-        var layer = [
-            TensorSpec("encoder.layer.{L}.attention.self.query.weight", [h, h]),
-            TensorSpec("encoder.layer.{L}.attention.self.query.bias", [h]),
-            TensorSpec("encoder.layer.{L}.attention.self.key.weight", [h, h]),
-            TensorSpec("encoder.layer.{L}.attention.self.key.bias", [h]),
-            TensorSpec("encoder.layer.{L}.attention.self.value.weight", [h, h]),
-            TensorSpec("encoder.layer.{L}.attention.self.value.bias", [h]),
-            TensorSpec("encoder.layer.{L}.attention.output.dense.weight", [h, h]),
-            TensorSpec("encoder.layer.{L}.attention.output.dense.bias", [h]),
-            TensorSpec("encoder.layer.{L}.attention.output.LayerNorm.weight", [h]),
-            TensorSpec("encoder.layer.{L}.attention.output.LayerNorm.bias", [h]),
-            TensorSpec("encoder.layer.{L}.intermediate.dense.weight", [i, h]),
-            TensorSpec("encoder.layer.{L}.intermediate.dense.bias", [i]),
-            TensorSpec("encoder.layer.{L}.output.dense.weight", [h, i]),
-            TensorSpec("encoder.layer.{L}.output.dense.bias", [h]),
-            TensorSpec("encoder.layer.{L}.output.LayerNorm.weight", [h]),
-            TensorSpec("encoder.layer.{L}.output.LayerNorm.bias", [h]),
-        ]
-        if dims.positionEmbedding != "absolute" {
-            layer.append(TensorSpec("encoder.layer.{L}.attention.self.distance_embedding.weight", [2 * p - 1, dims.headDim]))
-        }
-        table += .perLayer(dims.layers, layer)
-        return table
+    /// RoBERTa and XLM-R number positions from pad_token_id + 1; BERT from 0.
+    var firstPosition: Int { modelType == "bert" ? 0 : padTokenId + 1 }
+    var relative: Bool { dims.positionEmbedding != "absolute" }
+
+    public var positionLimit: Int? { dims.maxPositions! - firstPosition }
+
+    /// The tensors, as transformers names them and as llama.cpp's `bert` architecture does (tensor_mapping.py).
+    public var tensors: TensorTable {
+        let h = dims.hidden, i = dims.intermediate, p = dims.maxPositions!, d = dims.headDim
+        return TensorTable(layers: dims.layers, global: [
+            TensorSpec(.tokenEmbedding,     "embeddings.word_embeddings.weight",       [dims.vocab, h], gguf: "token_embd.weight", .fileDType),
+            TensorSpec(.positionEmbedding,  "embeddings.position_embeddings.weight",   [p, h], gguf: relative ? nil : "position_embd.weight"),
+            TensorSpec(.tokenTypeEmbedding, "embeddings.token_type_embeddings.weight", [typeVocab, h], optional: typeVocab == 0, gguf: "token_types.weight"),
+            TensorSpec(.embeddingNorm,      "embeddings.LayerNorm.weight",             [h], gguf: "token_embd_norm.weight"),
+            TensorSpec(.embeddingNormBias,  "embeddings.LayerNorm.bias",               [h], gguf: "token_embd_norm.bias"),
+            TensorSpec(.positionIds,        "embeddings.position_ids",                 [1, p], optional: true),
+            TensorSpec(.tokenTypeIds,       "embeddings.token_type_ids",               [1, p], optional: true),
+            TensorSpec(.poolerDense,        "pooler.dense.weight",                     [h, h], optional: true),
+            TensorSpec(.poolerDenseBias,    "pooler.dense.bias",                       [h], optional: true),
+        ], perLayer: [
+            TensorSpec(.attnQ,           "encoder.layer.{L}.attention.self.query.weight",       [h, h], gguf: "blk.{L}.attn_q.weight", .fileDType),
+            TensorSpec(.attnQBias,       "encoder.layer.{L}.attention.self.query.bias",         [h],    gguf: "blk.{L}.attn_q.bias"),
+            TensorSpec(.attnK,           "encoder.layer.{L}.attention.self.key.weight",         [h, h], gguf: "blk.{L}.attn_k.weight", .fileDType),
+            TensorSpec(.attnKBias,       "encoder.layer.{L}.attention.self.key.bias",           [h],    gguf: "blk.{L}.attn_k.bias"),
+            TensorSpec(.attnV,           "encoder.layer.{L}.attention.self.value.weight",       [h, h], gguf: "blk.{L}.attn_v.weight", .fileDType),
+            TensorSpec(.attnVBias,       "encoder.layer.{L}.attention.self.value.bias",         [h],    gguf: "blk.{L}.attn_v.bias"),
+            TensorSpec(.attnOut,         "encoder.layer.{L}.attention.output.dense.weight",     [h, h], gguf: "blk.{L}.attn_output.weight", .fileDType),
+            TensorSpec(.attnOutBias,     "encoder.layer.{L}.attention.output.dense.bias",       [h],    gguf: "blk.{L}.attn_output.bias"),
+            TensorSpec(.attnOutNorm,     "encoder.layer.{L}.attention.output.LayerNorm.weight", [h],    gguf: "blk.{L}.attn_output_norm.weight"),
+            TensorSpec(.attnOutNormBias, "encoder.layer.{L}.attention.output.LayerNorm.bias",   [h],    gguf: "blk.{L}.attn_output_norm.bias"),
+            TensorSpec(.ffnUp,           "encoder.layer.{L}.intermediate.dense.weight",         [i, h], gguf: "blk.{L}.ffn_up.weight", .fileDType),
+            TensorSpec(.ffnUpBias,       "encoder.layer.{L}.intermediate.dense.bias",           [i],    gguf: "blk.{L}.ffn_up.bias"),
+            TensorSpec(.ffnDown,         "encoder.layer.{L}.output.dense.weight",               [h, i], gguf: "blk.{L}.ffn_down.weight", .fileDType),
+            TensorSpec(.ffnDownBias,     "encoder.layer.{L}.output.dense.bias",                 [h],    gguf: "blk.{L}.ffn_down.bias"),
+            TensorSpec(.layerOutNorm,    "encoder.layer.{L}.output.LayerNorm.weight",           [h],    gguf: "blk.{L}.layer_output_norm.weight"),
+            TensorSpec(.layerOutNormBias, "encoder.layer.{L}.output.LayerNorm.bias",            [h],    gguf: "blk.{L}.layer_output_norm.bias"),
+        ] + (relative ? [
+            TensorSpec(.attnDistanceEmbedding, "encoder.layer.{L}.attention.self.distance_embedding.weight", [2 * p - 1, d]),
+        ] : []))
     }
 }
 
 // MARK: Forward pass
 
 extension BertFamily: HasEncoderForward {
+    struct Layer {
+        let attention: SelfAttention
+        let attentionNorm: Norm
+        let ffn: FeedForward
+        let outputNorm: Norm
+        /// relative_key(_query)'s distance table.
+        let distance: UnsafePointer<Float>?
+    }
+
     struct Forward: EncoderForward, @unchecked Sendable {
         let hidden: Int
-        let dims: LayerDims
-        let word, position, ln0g, ln0b: UnsafePointer<Float>
+        let word: UnsafePointer<Float>
+        /// nil for relative positions (no absolute position embedding is added).
+        let position: UnsafePointer<Float>?
         let typeRow: UnsafePointer<Float>?
-        let layers: [PostLNLayer]
-        /// RoBERTa and XLM-R number positions from padding_idx + 1; BERT from 0.
-        let positionOffsetPadding: Int?
+        let embeddingNorm: Norm
+        let layers: [Layer]
+        let firstPosition: Int
+        let padding: Int
+        let maxPositions: Int
+        let keyQuery: Bool
         let weights: WeightStore
 
-        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, probe: (any ForwardProbe)?,
+        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace ws: Workspace, probe: (any ForwardProbe)?,
                      into x: UnsafeMutablePointer<Float>) {
-            let positions = positionOffsetPadding.map { offsetPositions(ids: ids, shape, padding: $0) }
-                ?? (0..<shape.rows).map { $0 % shape.seq }
+            let m = shape.rows
+            let positions = firstPosition > 0 ? offsetPositions(ids: ids, shape, padding: padding) : (0..<m).map { $0 % shape.seq }
             embedTokens(ids: ids, positions: positions, word: word, position: position, typeRow: typeRow, hidden: hidden,
-                        gamma: ln0g, beta: ln0b, eps: dims.eps, into: x)
+                        norm: embeddingNorm, into: x)
             probe?.hiddenStates(layer: 0, x, shape: shape, hidden: hidden)
+            let out = ws.buffer(.projection, count: m * hidden)
             for (l, layer) in layers.enumerated() {
-                layer.run(x, shape, dims, temperature: temperature, positionBias: nil, workspace: workspace,
-                          probe: probe.map { LayerProbe(probe: $0, layer: l) })
+                let term = layer.distance.map { PositionTerm.distance(table: $0, maxPositions: maxPositions, keyQuery: keyQuery) } ?? .none
+                layer.attention(x, shape, position: term, temperature: temperature, ws,
+                                probe: probe.map { LayerProbe(probe: $0, layer: l) }, into: out)
+                Kernels.add(x, out, count: m * hidden)
+                layer.attentionNorm(x, rows: m)
+                layer.ffn(x, rows: m, ws, into: out)
+                Kernels.add(x, out, count: m * hidden)
+                layer.outputNorm(x, rows: m)
+                probe?.hiddenStates(layer: l + 1, x, shape: shape, hidden: hidden)
             }
         }
     }
 
     func buildForward(_ w: WeightStore) throws -> any EncoderForward {
-        guard dims.positionEmbedding == "absolute" else {
-            throw FileError("", WeightStore.Error.unsupported("position_embedding_type '\(dims.positionEmbedding)' has no built-in forward pass yet"))
+        guard let act = Activation(hf: hiddenAct), [.gelu, .geluTanh, .relu, .silu].contains(act) else {
+            throw FileError("", WeightStore.Error.unsupported("config.json hidden_act '\(hiddenAct)' (supported: gelu, gelu_new, relu, silu)"))
         }
-        guard hiddenAct == "gelu" else {
-            throw FileError("", WeightStore.Error.unsupported("hidden_act '\(hiddenAct)' (only exact gelu)"))
-        }
+        let t = tensors, eps = layerNormEps
         let layers = try (0..<dims.layers).map { l in
-            let p = "encoder.layer.\(l)."
-            return try PostLNLayer(w, .init(
-                q: p + "attention.self.query.weight", qb: p + "attention.self.query.bias",
-                k: p + "attention.self.key.weight", kb: p + "attention.self.key.bias",
-                v: p + "attention.self.value.weight", vb: p + "attention.self.value.bias",
-                o: p + "attention.output.dense.weight", ob: p + "attention.output.dense.bias",
-                ln1g: p + "attention.output.LayerNorm.weight", ln1b: p + "attention.output.LayerNorm.bias",
-                up: p + "intermediate.dense.weight", upb: p + "intermediate.dense.bias",
-                down: p + "output.dense.weight", downb: p + "output.dense.bias",
-                ln2g: p + "output.LayerNorm.weight", ln2b: p + "output.LayerNorm.bias"))
+            Layer(attention: try SelfAttention(w, t, layer: l, heads: dims.heads, headDim: dims.headDim,
+                                               scale: 1 / Float(dims.headDim).squareRoot()),
+                  attentionNorm: try Norm(.layer, w, t, .attnOutNorm, bias: .attnOutNormBias, layer: l, eps: eps),
+                  ffn: try FeedForward(w, t, layer: l, activation: act),
+                  outputNorm: try Norm(.layer, w, t, .layerOutNorm, bias: .layerOutNormBias, layer: l, eps: eps),
+                  distance: relative ? try w.f32(t.name(.attnDistanceEmbedding, layer: l)) : nil)
         }
+        let typeName = t.name(.tokenTypeEmbedding)
         return Forward(
             hidden: dims.hidden,
-            dims: dims.layerDims(eps: layerNormEps),
-            word: try w.f32("embeddings.word_embeddings.weight"), position: try w.f32("embeddings.position_embeddings.weight"),
-            ln0g: try w.f32("embeddings.LayerNorm.weight"), ln0b: try w.f32("embeddings.LayerNorm.bias"),
-            typeRow: w.has("embeddings.token_type_embeddings.weight") ? try w.f32("embeddings.token_type_embeddings.weight") : nil,
-            layers: layers, positionOffsetPadding: modelType == "bert" ? nil : padTokenId, weights: w)
+            word: try w.f32(t.name(.tokenEmbedding)),
+            position: relative ? nil : try w.f32(t.name(.positionEmbedding)),
+            typeRow: w.has(typeName) ? try w.f32(typeName) : nil,
+            embeddingNorm: try Norm(.layer, w, t, .embeddingNorm, bias: .embeddingNormBias, eps: eps),
+            layers: layers, firstPosition: firstPosition, padding: padTokenId, maxPositions: dims.maxPositions!,
+            keyQuery: dims.positionEmbedding == "relative_key_query", weights: w)
     }
 }
 
@@ -134,16 +155,16 @@ extension BertFamily {
     public func bakeRule(tau: Double, layers: LayerSelection) throws(BakeError) -> BakeRule {
         var scales: [BakeRule.Scale] = []
         let keyQuery = dims.positionEmbedding == "relative_key_query"
+        let t = tensors
         for l in 0..<dims.layers where layers.contains(l) {
-            let p = "encoder.layer.\(l).attention.self."
             if keyQuery {
                 let s = 1 / tau.squareRoot()
-                for n in ["query.weight", "query.bias", "key.weight", "key.bias", "distance_embedding.weight"] {
-                    scales.append(.init(tensor: p + n, factor: s))
+                for role in [TensorRole.attnQ, .attnQBias, .attnK, .attnKBias, .attnDistanceEmbedding] {
+                    scales.append(.init(tensor: t.name(role, layer: l), factor: s))
                 }
             } else {
-                scales.append(.init(tensor: p + "query.weight", factor: 1 / tau))
-                scales.append(.init(tensor: p + "query.bias", factor: 1 / tau))
+                scales.append(.init(tensor: t.name(.attnQ, layer: l), factor: 1 / tau))
+                scales.append(.init(tensor: t.name(.attnQBias, layer: l), factor: 1 / tau))
             }
         }
         let why = keyQuery
@@ -153,64 +174,26 @@ extension BertFamily {
     }
 }
 
-// MARK: GGUF names (llama.cpp `bert` architecture)
+// MARK: GGUF (llama.cpp `bert` architecture)
 
 extension BertFamily {
-    /// How a tensor is stored in a GGUF file: weight matrices in the file's dtype; vectors, the position and
-    /// token-type embeddings always f32 (llama.cpp's converter keeps them f32, and its kernels expect that).
-    enum GGUFStorage: Sendable { case fileDType, f32 }
-
-    struct GGUFName: Sendable {
-        let hf: String
-        let gguf: String
-        let storage: GGUFStorage
-        init(_ hf: String, _ gguf: String, _ storage: GGUFStorage) {
-            self.hf = hf
-            self.gguf = gguf
-            self.storage = storage
-        }
+    /// llama.cpp's bert graph: absolute positions from 0 (so RoBERTa's first pad + 1 rows are dropped), GELU,
+    /// a hard-coded 1/√d (τ travels in attn_q), no key for the attention scale.
+    public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture {
+        guard !relative else { throw .unsupportedPositions(dims.positionEmbedding) }
+        guard hiddenAct == "gelu" else { throw .unsupportedActivation(hiddenAct) }
+        let positions = dims.maxPositions! - firstPosition
+        guard positions > 0 else { throw .tooManyPositionRowsDropped(firstPosition, rows: dims.maxPositions!) }
+        return GGUFArchitecture(name: "bert", keys: [
+            ("bert.context_length", .u32(UInt32(positions))),
+            ("bert.embedding_length", .u32(UInt32(dims.hidden))),
+            ("bert.block_count", .u32(UInt32(dims.layers))),
+            ("bert.feed_forward_length", .u32(UInt32(dims.intermediate))),
+            ("bert.attention.head_count", .u32(UInt32(dims.heads))),
+            ("bert.attention.layer_norm_epsilon", .f32(Float(layerNormEps))),
+            ("bert.attention.causal", .bool(false)),
+            // llama.cpp refuses a BERT file without a token type count; a model without the embedding has one type.
+            ("tokenizer.ggml.token_type_count", .u32(UInt32(max(typeVocab, 1)))),
+        ], positionRowsDropped: firstPosition, writesPooling: true)
     }
-
-    /// HF tensor name → llama.cpp tensor name, from llama.cpp's `tensor_mapping.py` rows for BERT.
-    /// Tensors not listed are not exported: `embeddings.position_ids`, `embeddings.token_type_ids`, `pooler.*`.
-    static let ggufEmbeddingNames: [GGUFName] = [
-        GGUFName("embeddings.word_embeddings.weight",       "token_embd.weight",      .fileDType),
-        GGUFName("embeddings.position_embeddings.weight",   "position_embd.weight",   .f32),
-        GGUFName("embeddings.token_type_embeddings.weight", "token_types.weight",     .f32),
-        GGUFName("embeddings.LayerNorm.weight",             "token_embd_norm.weight", .f32),
-        GGUFName("embeddings.LayerNorm.bias",               "token_embd_norm.bias",   .f32),
-    ]
-
-    /// Per layer; `{L}` is the layer index.
-    static let ggufLayerNames: [GGUFName] = [
-        GGUFName("encoder.layer.{L}.attention.self.query.weight",        "blk.{L}.attn_q.weight",             .fileDType),
-        GGUFName("encoder.layer.{L}.attention.self.query.bias",          "blk.{L}.attn_q.bias",               .f32),
-        GGUFName("encoder.layer.{L}.attention.self.key.weight",          "blk.{L}.attn_k.weight",             .fileDType),
-        GGUFName("encoder.layer.{L}.attention.self.key.bias",            "blk.{L}.attn_k.bias",               .f32),
-        GGUFName("encoder.layer.{L}.attention.self.value.weight",        "blk.{L}.attn_v.weight",             .fileDType),
-        GGUFName("encoder.layer.{L}.attention.self.value.bias",          "blk.{L}.attn_v.bias",               .f32),
-        GGUFName("encoder.layer.{L}.attention.output.dense.weight",      "blk.{L}.attn_output.weight",        .fileDType),
-        GGUFName("encoder.layer.{L}.attention.output.dense.bias",        "blk.{L}.attn_output.bias",          .f32),
-        GGUFName("encoder.layer.{L}.attention.output.LayerNorm.weight",  "blk.{L}.attn_output_norm.weight",   .f32),
-        GGUFName("encoder.layer.{L}.attention.output.LayerNorm.bias",    "blk.{L}.attn_output_norm.bias",     .f32),
-        GGUFName("encoder.layer.{L}.intermediate.dense.weight",          "blk.{L}.ffn_up.weight",             .fileDType),
-        GGUFName("encoder.layer.{L}.intermediate.dense.bias",            "blk.{L}.ffn_up.bias",               .f32),
-        GGUFName("encoder.layer.{L}.output.dense.weight",                "blk.{L}.ffn_down.weight",           .fileDType),
-        GGUFName("encoder.layer.{L}.output.dense.bias",                  "blk.{L}.ffn_down.bias",             .f32),
-        GGUFName("encoder.layer.{L}.output.LayerNorm.weight",            "blk.{L}.layer_output_norm.weight",  .f32),
-        GGUFName("encoder.layer.{L}.output.LayerNorm.bias",              "blk.{L}.layer_output_norm.bias",    .f32),
-    ]
-
-    /// The table expanded for this model's layers, embeddings first.
-    var ggufNames: [GGUFName] {
-        Self.ggufEmbeddingNames + (0..<dims.layers).flatMap { l in
-            Self.ggufLayerNames.map {
-                GGUFName($0.hf.replacing("{L}", with: String(l)), $0.gguf.replacing("{L}", with: String(l)), $0.storage)
-            }
-        }
-    }
-
-    /// RoBERTa and XLM-R number positions from pad_token_id + 1; llama.cpp numbers them from 0, so a GGUF
-    /// file holds the position table without its first pad_token_id + 1 rows.
-    var ggufPositionRowsDropped: Int { modelType == "bert" ? 0 : padTokenId + 1 }
 }

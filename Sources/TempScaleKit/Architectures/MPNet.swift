@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// MPNet (all-mpnet-base-v2): BERT-like post-LN encoder whose attention adds a relative-position
 /// bucket bias shared by every layer: `softmax(QKᵀ/√d + bias[bucket(j−i)] + mask)`.
 public struct MPNet: Architecture {
@@ -26,34 +22,37 @@ public struct MPNet: Architecture {
         padTokenId = try c.int("pad_token_id", default: 1)
     }
 
-    public var tensorTable: [TensorSpec] {
+    /// Positions count from padding_idx + 1, as RoBERTa's.
+    public var positionLimit: Int? { dims.maxPositions! - padTokenId - 1 }
+
+    public var tensors: TensorTable {
         let h = dims.hidden, i = dims.intermediate, p = dims.maxPositions!
-        return [
-            TensorSpec("embeddings.word_embeddings.weight", [dims.vocab, h]),
-            TensorSpec("embeddings.position_embeddings.weight", [p, h]),
-            TensorSpec("embeddings.LayerNorm.weight", [h]),
-            TensorSpec("embeddings.LayerNorm.bias", [h]),
-            TensorSpec("embeddings.position_ids", [1, p], optional: true),
-            TensorSpec("encoder.relative_attention_bias.weight", [buckets, dims.heads]),
-            TensorSpec("pooler.dense.weight", [h, h], optional: true),
-            TensorSpec("pooler.dense.bias", [h], optional: true),
-        ] + .perLayer(dims.layers, [
-            TensorSpec("encoder.layer.{L}.attention.attn.q.weight", [h, h]),
-            TensorSpec("encoder.layer.{L}.attention.attn.q.bias", [h]),
-            TensorSpec("encoder.layer.{L}.attention.attn.k.weight", [h, h]),
-            TensorSpec("encoder.layer.{L}.attention.attn.k.bias", [h]),
-            TensorSpec("encoder.layer.{L}.attention.attn.v.weight", [h, h]),
-            TensorSpec("encoder.layer.{L}.attention.attn.v.bias", [h]),
-            TensorSpec("encoder.layer.{L}.attention.attn.o.weight", [h, h]),
-            TensorSpec("encoder.layer.{L}.attention.attn.o.bias", [h]),
-            TensorSpec("encoder.layer.{L}.attention.LayerNorm.weight", [h]),
-            TensorSpec("encoder.layer.{L}.attention.LayerNorm.bias", [h]),
-            TensorSpec("encoder.layer.{L}.intermediate.dense.weight", [i, h]),
-            TensorSpec("encoder.layer.{L}.intermediate.dense.bias", [i]),
-            TensorSpec("encoder.layer.{L}.output.dense.weight", [h, i]),
-            TensorSpec("encoder.layer.{L}.output.dense.bias", [h]),
-            TensorSpec("encoder.layer.{L}.output.LayerNorm.weight", [h]),
-            TensorSpec("encoder.layer.{L}.output.LayerNorm.bias", [h]),
+        return TensorTable(layers: dims.layers, global: [
+            TensorSpec(.tokenEmbedding,    "embeddings.word_embeddings.weight",     [dims.vocab, h]),
+            TensorSpec(.positionEmbedding, "embeddings.position_embeddings.weight", [p, h]),
+            TensorSpec(.embeddingNorm,     "embeddings.LayerNorm.weight",           [h]),
+            TensorSpec(.embeddingNormBias, "embeddings.LayerNorm.bias",             [h]),
+            TensorSpec(.positionIds,       "embeddings.position_ids",               [1, p], optional: true),
+            TensorSpec(.attnRelativeBias,  "encoder.relative_attention_bias.weight", [buckets, dims.heads]),
+            TensorSpec(.poolerDense,       "pooler.dense.weight",                   [h, h], optional: true),
+            TensorSpec(.poolerDenseBias,   "pooler.dense.bias",                     [h], optional: true),
+        ], perLayer: [
+            TensorSpec(.attnQ,            "encoder.layer.{L}.attention.attn.q.weight",        [h, h]),
+            TensorSpec(.attnQBias,        "encoder.layer.{L}.attention.attn.q.bias",          [h]),
+            TensorSpec(.attnK,            "encoder.layer.{L}.attention.attn.k.weight",        [h, h]),
+            TensorSpec(.attnKBias,        "encoder.layer.{L}.attention.attn.k.bias",          [h]),
+            TensorSpec(.attnV,            "encoder.layer.{L}.attention.attn.v.weight",        [h, h]),
+            TensorSpec(.attnVBias,        "encoder.layer.{L}.attention.attn.v.bias",          [h]),
+            TensorSpec(.attnOut,          "encoder.layer.{L}.attention.attn.o.weight",        [h, h]),
+            TensorSpec(.attnOutBias,      "encoder.layer.{L}.attention.attn.o.bias",          [h]),
+            TensorSpec(.attnOutNorm,      "encoder.layer.{L}.attention.LayerNorm.weight",     [h]),
+            TensorSpec(.attnOutNormBias,  "encoder.layer.{L}.attention.LayerNorm.bias",       [h]),
+            TensorSpec(.ffnUp,            "encoder.layer.{L}.intermediate.dense.weight",      [i, h]),
+            TensorSpec(.ffnUpBias,        "encoder.layer.{L}.intermediate.dense.bias",        [i]),
+            TensorSpec(.ffnDown,          "encoder.layer.{L}.output.dense.weight",            [h, i]),
+            TensorSpec(.ffnDownBias,      "encoder.layer.{L}.output.dense.bias",              [h]),
+            TensorSpec(.layerOutNorm,     "encoder.layer.{L}.output.LayerNorm.weight",        [h]),
+            TensorSpec(.layerOutNormBias, "encoder.layer.{L}.output.LayerNorm.bias",          [h]),
         ])
     }
 }
@@ -61,70 +60,61 @@ public struct MPNet: Architecture {
 // MARK: Forward pass
 
 extension MPNet: HasEncoderForward {
+    struct Layer {
+        let attention: SelfAttention
+        let attentionNorm: Norm
+        let ffn: FeedForward
+        let outputNorm: Norm
+    }
+
     struct Forward: EncoderForward, @unchecked Sendable {
         let hidden: Int
-        let dims: LayerDims
-        let word, position, ln0g, ln0b, relativeBias: UnsafePointer<Float>
-        let layers: [PostLNLayer]
+        let heads: Int
+        let word, position, relativeBias: UnsafePointer<Float>
+        let embeddingNorm: Norm
+        let layers: [Layer]
         let padding: Int
         let buckets: Int
         let weights: WeightStore
 
-        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace: Workspace, probe: (any ForwardProbe)?,
+        func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace ws: Workspace, probe: (any ForwardProbe)?,
                      into x: UnsafeMutablePointer<Float>) {
+            let m = shape.rows, s = shape.seq
             embedTokens(ids: ids, positions: offsetPositions(ids: ids, shape, padding: padding), word: word, position: position,
-                        typeRow: nil, hidden: hidden, gamma: ln0g, beta: ln0b, eps: dims.eps, into: x)
-            // bias[head, i, j] = relative_attention_bias[bucket(j − i), head], shared by every layer.
-            let s = shape.seq
-            let bias = workspace.buffer(6, count: dims.heads * s * s)
-            for i in 0..<s {
-                for j in 0..<s {
-                    let bucket = MPNet.relativePositionBucket(j - i, buckets: buckets, maxDistance: 128)
-                    for h in 0..<dims.heads { bias[(h * s + i) * s + j] = relativeBias[bucket * dims.heads + h] }
-                }
-            }
+                        typeRow: nil, hidden: hidden, norm: embeddingNorm, into: x)
+            // One bias table for every layer: bias[head, i, j] = relative_attention_bias[bucket(j − i), head].
+            let bias = ws.buffer(.positionBias, count: heads * s * s)
+            Kernels.relativeBias(table: relativeBias, heads: heads, buckets: buckets, maxDistance: 128, seq: s, into: bias)
             probe?.hiddenStates(layer: 0, x, shape: shape, hidden: hidden)
+            let out = ws.buffer(.projection, count: m * hidden)
             for (l, layer) in layers.enumerated() {
-                layer.run(x, shape, dims, temperature: temperature, positionBias: bias, workspace: workspace,
-                          probe: probe.map { LayerProbe(probe: $0, layer: l) })
+                layer.attention(x, shape, position: .bias(bias), temperature: temperature, ws,
+                                probe: probe.map { LayerProbe(probe: $0, layer: l) }, into: out)
+                Kernels.add(x, out, count: m * hidden)
+                layer.attentionNorm(x, rows: m)
+                layer.ffn(x, rows: m, ws, into: out)
+                Kernels.add(x, out, count: m * hidden)
+                layer.outputNorm(x, rows: m)
+                probe?.hiddenStates(layer: l + 1, x, shape: shape, hidden: hidden)
             }
         }
-    }
-
-    /// HF MPNet's bucketing of a relative position (memory − context), in f32 as torch computes it.
-    static func relativePositionBucket(_ relative: Int, buckets: Int, maxDistance: Int) -> Int {
-        let half = buckets / 2
-        var n = -relative
-        var ret = n < 0 ? half : 0
-        n = abs(n)
-        let maxExact = half / 2
-        if n < maxExact { return ret + n }
-        let ratio = logf(Float(n) / Float(maxExact)) / Float(log(Double(maxDistance) / Double(maxExact)))
-        let large = maxExact + Int(ratio * Float(half - maxExact))
-        ret += min(large, half - 1)
-        return ret
     }
 
     func buildForward(_ w: WeightStore) throws -> any EncoderForward {
+        let t = tensors, eps = layerNormEps
         let layers = try (0..<dims.layers).map { l in
-            let p = "encoder.layer.\(l)."
-            return try PostLNLayer(w, .init(
-                q: p + "attention.attn.q.weight", qb: p + "attention.attn.q.bias",
-                k: p + "attention.attn.k.weight", kb: p + "attention.attn.k.bias",
-                v: p + "attention.attn.v.weight", vb: p + "attention.attn.v.bias",
-                o: p + "attention.attn.o.weight", ob: p + "attention.attn.o.bias",
-                ln1g: p + "attention.LayerNorm.weight", ln1b: p + "attention.LayerNorm.bias",
-                up: p + "intermediate.dense.weight", upb: p + "intermediate.dense.bias",
-                down: p + "output.dense.weight", downb: p + "output.dense.bias",
-                ln2g: p + "output.LayerNorm.weight", ln2b: p + "output.LayerNorm.bias"))
+            Layer(attention: try SelfAttention(w, t, layer: l, heads: dims.heads, headDim: dims.headDim,
+                                               scale: 1 / Float(dims.headDim).squareRoot()),
+                  attentionNorm: try Norm(.layer, w, t, .attnOutNorm, bias: .attnOutNormBias, layer: l, eps: eps),
+                  ffn: try FeedForward(w, t, layer: l, activation: .gelu),
+                  outputNorm: try Norm(.layer, w, t, .layerOutNorm, bias: .layerOutNormBias, layer: l, eps: eps))
         }
         return Forward(
-            hidden: dims.hidden,
-            dims: dims.layerDims(eps: layerNormEps),
-            word: try w.f32("embeddings.word_embeddings.weight"), position: try w.f32("embeddings.position_embeddings.weight"),
-            ln0g: try w.f32("embeddings.LayerNorm.weight"), ln0b: try w.f32("embeddings.LayerNorm.bias"),
-            relativeBias: try w.f32("encoder.relative_attention_bias.weight"), layers: layers, padding: padTokenId,
-            buckets: buckets, weights: w)
+            hidden: dims.hidden, heads: dims.heads,
+            word: try w.f32(t.name(.tokenEmbedding)), position: try w.f32(t.name(.positionEmbedding)),
+            relativeBias: try w.f32(t.name(.attnRelativeBias)),
+            embeddingNorm: try Norm(.layer, w, t, .embeddingNorm, bias: .embeddingNormBias, eps: eps),
+            layers: layers, padding: padTokenId, buckets: buckets, weights: w)
     }
 }
 
@@ -138,11 +128,14 @@ extension MPNet {
         guard layers.isAll else {
             throw .notBakeable("MPNet's relative-attention bias is one table shared by every layer; scaling it for some layers would scale it for all (patch all layers, or none)")
         }
-        var scales = [BakeRule.Scale(tensor: "encoder.relative_attention_bias.weight", factor: 1 / tau)]
+        let t = tensors
+        var scales = [BakeRule.Scale(tensor: t.name(.attnRelativeBias), factor: 1 / tau)]
         for l in 0..<dims.layers {
-            scales.append(.init(tensor: "encoder.layer.\(l).attention.attn.q.weight", factor: 1 / tau))
-            scales.append(.init(tensor: "encoder.layer.\(l).attention.attn.q.bias", factor: 1 / tau))
+            scales.append(.init(tensor: t.name(.attnQ, layer: l), factor: 1 / tau))
+            scales.append(.init(tensor: t.name(.attnQBias, layer: l), factor: 1 / tau))
         }
         return BakeRule(scales: scales, explanation: "q weight and bias × 1/τ in every layer (QKᵀ/√d scales by 1/τ) and the shared relative_attention_bias table × 1/τ (the position term scales by 1/τ)")
     }
+
+    public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture { throw .noLlamaArchitecture("MPNet") }
 }

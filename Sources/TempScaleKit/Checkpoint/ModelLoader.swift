@@ -48,11 +48,21 @@ public enum ModelLoader {
             let p = join(dir, name)
             if fileExists(p) { files[name] = try readSmallFile(p) }
         }
-        let stConfig = try SentenceTransformersConfig.read { rel in
-            let p = join(dir, rel)
-            guard fileExists(p) else { return nil }
-            if files[rel] == nil { files[rel] = try readSmallFile(p) }
-            return try readJSON(p)
+        let stConfig: SentenceTransformersConfig
+        do {
+            stConfig = try SentenceTransformersConfig.read { rel in
+                let p = join(dir, rel)
+                guard fileExists(p) else { return nil }
+                if files[rel] == nil { files[rel] = try readSmallFile(p) }
+                return try readJSON(p)
+            }
+        } catch let e as CheckpointError {
+            throw FileError(dir, e)
+        }
+        for dense in stConfig.denseModules {
+            let (t, _, src) = try readDense(dense, dir: dir)
+            tensors += t
+            sources += src
         }
         let temperature: TemperatureHistory
         do { temperature = try TemperatureHistory(json: config["tempscale"]?["temperature"]) } catch {
@@ -76,6 +86,26 @@ public enum ModelLoader {
             return name.hasSuffix(".index.json") ? try readSharded(dir: dir, index: p) : try readWeightFile(p, relative: name)
         }
         throw FileError(dir, CheckpointError.noWeights(dir))
+    }
+
+    /// A Dense module's weights (`<path>/model.safetensors`, else `<path>/pytorch_model.bin`), named `<path>/linear.*`,
+    /// checked against its config as sentence-transformers' strict load does.
+    static func readDense(_ d: SentenceTransformersConfig.Dense, dir: String) throws -> ([Tensor], Model.SourceKind, [SourceFile]) {
+        guard let file = ["model.safetensors", "pytorch_model.bin"].first(where: { fileExists(join(dir, join(d.path, $0))) }) else {
+            throw FileError(join(dir, d.path), CheckpointError.badSidecar(d.path, "has no model.safetensors or pytorch_model.bin (modules.json names a Dense module there)"))
+        }
+        let path = join(dir, join(d.path, file))
+        let (tensors, kind, sources, _) = try readWeightFile(path, relative: join(d.path, file))
+        var expected = ["linear.weight": [d.outFeatures, d.inFeatures]]
+        if d.bias { expected["linear.bias"] = [d.outFeatures] }
+        for t in tensors {
+            guard let shape = expected[t.name] else { throw FileError(path, CheckpointError.badSidecar(d.path, "Dense weights hold an unexpected tensor '\(t.name)'")) }
+            guard t.shape == shape else { throw FileError(path, ArchitectureError.wrongShape(t.name, expected: shape, actual: t.shape)) }
+        }
+        for name in expected.keys where !tensors.contains(where: { $0.name == name }) {
+            throw FileError(path, ArchitectureError.missingTensor(name))
+        }
+        return (tensors.map { $0.renamed(d.path + "/" + $0.name) }, kind, sources)
     }
 
     static func readWeightFile(_ path: String, relative: String) throws -> Weights {
@@ -134,7 +164,7 @@ public enum ModelLoader {
     /// Task checkpoints (BertForMaskedLM, …) prefix the base model's names; strip the prefix when
     /// the first required tensor of the table is found under it.
     static func stripPrefixes(_ tensors: [Tensor], arch: any Architecture) -> [Tensor] {
-        guard let anchor = arch.tensorTable.first(where: { !$0.optional })?.name else { return tensors }
+        guard let anchor = arch.tensors.all.first(where: { !$0.optional })?.name else { return tensors }
         let names = Set(tensors.map(\.name))
         if names.contains(anchor) { return tensors }
         for prefix in type(of: arch).namePrefixes where names.contains(prefix + anchor) {

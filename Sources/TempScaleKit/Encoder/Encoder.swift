@@ -6,9 +6,8 @@ import Dispatch
 public final class Encoder: @unchecked Sendable {
     public let model: Model
     public let dimension: Int
-    public let pooling: SentenceTransformersConfig.Pooling
-    public let normalize: Bool
     private let forward: any EncoderForward
+    private let head: SentenceHead
 
     public struct Options: Sendable {
         public var batchSize = 32
@@ -26,17 +25,19 @@ public final class Encoder: @unchecked Sendable {
         self.model = model
         self.options = options
         do {
-            forward = try model.architecture.makeForward(WeightStore(model))
+            let weights = WeightStore(model)
+            forward = try model.architecture.makeForward(weights)
+            head = try SentenceHead(model.sentenceTransformers, hidden: forward.hidden, weights: weights)
         } catch let e as FileError where e.path.isEmpty {
             throw FileError(model.path, e.reason)
         }
-        dimension = forward.hidden
-        pooling = model.sentenceTransformers.pooling ?? .mean
-        normalize = model.sentenceTransformers.normalize
+        dimension = head.dimension
     }
 
     /// Embeddings (one row of `dimension` per sequence, in input order) of already-tokenised sequences.
-    public func embed(ids sequences: [[Int32]], temperature: Float = 1, padId: Int32 = 0,
+    /// `promptLengths[i]` leading tokens of sequence i are left out of pooling when the model's pooling
+    /// excludes the prompt (include_prompt false).
+    public func embed(ids sequences: [[Int32]], temperature: Float = 1, padId: Int32 = 0, promptLengths: [Int]? = nil,
                       progress: (@Sendable (Int, Int) -> Void)? = nil) -> [[Float]] {
         openblas_set_num_threads(1)
         let batch = max(1, options.batchSize)
@@ -48,7 +49,8 @@ public final class Encoder: @unchecked Sendable {
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let workspace = Workspace()
             while let c = next.take(below: chunks.count) {
-                let rows = embedChunk(chunks[c], sequences, temperature: temperature, padId: padId, workspace: workspace)
+                let rows = embedChunk(chunks[c], sequences, temperature: temperature, padId: padId, promptLengths: promptLengths,
+                                      workspace: workspace)
                 let done = results.store(zip(chunks[c], rows))
                 progress?(done, sequences.count)
             }
@@ -56,7 +58,7 @@ public final class Encoder: @unchecked Sendable {
         return results.rows
     }
 
-    private func embedChunk(_ chunk: [Int], _ sequences: [[Int32]], temperature: Float, padId: Int32,
+    private func embedChunk(_ chunk: [Int], _ sequences: [[Int32]], temperature: Float, padId: Int32, promptLengths: [Int]?,
                             workspace: Workspace) -> [[Float]] {
         let lengths = chunk.map { max(1, sequences[$0].count) }
         let seq = lengths.max()!
@@ -65,15 +67,11 @@ public final class Encoder: @unchecked Sendable {
         for (b, i) in chunk.enumerated() {
             for (s, id) in sequences[i].enumerated() { ids[b * seq + s] = id }
         }
-        let x = workspace.buffer(7, count: shape.rows * dimension)
+        let hidden = forward.hidden
+        let x = workspace.buffer(.hidden, count: shape.rows * hidden)
         forward.forward(ids: ids, shape: shape, temperature: temperature, workspace: workspace, probe: nil, into: x)
-        return (0..<chunk.count).map { b in
-            var v = [Float](repeating: 0, count: dimension)
-            v.withUnsafeMutableBufferPointer { p in
-                Pooling.pool(x + b * seq * dimension, length: lengths[b], hidden: dimension, mode: pooling, into: p.baseAddress!)
-                if normalize { Pooling.normalize(p.baseAddress!, count: dimension) }
-            }
-            return v
+        return chunk.enumerated().map { b, i in
+            head.embed(x + b * seq * hidden, length: lengths[b], skip: promptLengths?[i] ?? 0)
         }
     }
 }
@@ -84,15 +82,10 @@ extension Encoder {
         openblas_set_num_threads(1)
         let workspace = Workspace()
         let shape = BatchShape(batch: 1, seq: max(1, ids.count), lengths: [max(1, ids.count)])
-        let x = workspace.buffer(7, count: shape.rows * dimension)
+        let x = workspace.buffer(.hidden, count: shape.rows * forward.hidden)
         forward.forward(ids: ids.isEmpty ? [0] : ids, shape: shape, temperature: temperature, workspace: workspace,
                         probe: probe, into: x)
-        var v = [Float](repeating: 0, count: dimension)
-        v.withUnsafeMutableBufferPointer { p in
-            Pooling.pool(x, length: shape.seq, hidden: dimension, mode: pooling, into: p.baseAddress!)
-            if normalize { Pooling.normalize(p.baseAddress!, count: dimension) }
-        }
-        return v
+        return head.embed(x, length: shape.seq, skip: 0)
     }
 }
 

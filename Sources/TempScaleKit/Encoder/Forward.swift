@@ -20,19 +20,16 @@ protocol HasEncoderForward {
     func buildForward(_ weights: WeightStore) throws -> any EncoderForward
 }
 
-/// Embedding lookup shared by BERT-style models: x[r] = word[id] + position[pos(r)] + typeRow, then LayerNorm.
-func embedTokens(ids: [Int32], positions: [Int], word: UnsafePointer<Float>, position: UnsafePointer<Float>,
-                 typeRow: UnsafePointer<Float>?, hidden h: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                 eps: Float, into x: UnsafeMutablePointer<Float>) {
+/// Embedding lookup shared by BERT-style models: x[r] = word[id] + position[pos(r)] (when given) + typeRow, then LayerNorm.
+func embedTokens(ids: [Int32], positions: [Int]?, word: UnsafePointer<Float>, position: UnsafePointer<Float>?,
+                 typeRow: UnsafePointer<Float>?, hidden h: Int, norm: Norm, into x: UnsafeMutablePointer<Float>) {
     for r in 0..<ids.count {
-        let row = x + r * h, w = word + Int(ids[r]) * h, p = position + positions[r] * h
-        if let typeRow {
-            for i in 0..<h { row[i] = w[i] + typeRow[i] + p[i] }
-        } else {
-            for i in 0..<h { row[i] = w[i] + p[i] }
-        }
+        let row = x + r * h, w = word + Int(ids[r]) * h
+        row.update(from: w, count: h)
+        if let typeRow { for i in 0..<h { row[i] += typeRow[i] } }
+        if let position, let positions { let p = position + positions[r] * h; for i in 0..<h { row[i] += p[i] } }
     }
-    Kernels.layerNorm(x, rows: ids.count, width: h, gamma: gamma, beta: beta, eps: eps)
+    norm(x, rows: ids.count)
 }
 
 /// RoBERTa/XLM-R/MPNet positions, as HF's create_position_ids_from_input_ids: tokens that are not
@@ -50,9 +47,3 @@ func offsetPositions(ids: [Int32], _ shape: BatchShape, padding: Int) -> [Int] {
     return out
 }
 
-extension ModelDims {
-    /// The shapes a post-LN layer needs, with the model's LayerNorm ε.
-    func layerDims(eps: Double) -> LayerDims {
-        LayerDims(hidden: hidden, heads: heads, headDim: headDim, intermediate: intermediate, eps: Float(eps))
-    }
-}

@@ -17,11 +17,14 @@ public final class TextEmbedder: @unchecked Sendable {
         case maxLengthTooLarge(Int, limit: Int)
         case badTemperature(String)
         case unsupportedModule(type: String, path: String)
+        case unknownPrompt(String, known: [String])
         public var description: String {
             switch self {
             case .unsupportedModule(let type, let path):
                 return "modules.json names \(type) (\(path.isEmpty ? "no folder" : path)), which the built-in encoder does not run; "
-                    + "its embeddings would be wrong without it (supported: Transformer, Pooling, Normalize)"
+                    + "its embeddings would be wrong without it (supported: Transformer, Pooling, Dense, Normalize)"
+            case .unknownPrompt(let name, let known):
+                return "no prompt named '\(name)' (config_sentence_transformers.json has \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
             case .maxLengthTooLarge(let n, let limit): return "--max-length \(n) exceeds the model's \(limit) positions"
             case .badTemperature(let t): return "temperature must be a finite number > 0 (got \(t))"
             }
@@ -29,12 +32,7 @@ public final class TextEmbedder: @unchecked Sendable {
     }
 
     /// The longest input the model's position table allows (RoBERTa-style models reserve padding_idx + 1 rows).
-    public static func positionLimit(_ model: Model) -> Int? {
-        guard let p = model.architecture.dims.maxPositions else { return nil }
-        if let b = model.architecture as? BertFamily, b.modelType != "bert" { return p - b.padTokenId - 1 }
-        if let m = model.architecture as? MPNet { return p - m.padTokenId - 1 }
-        return p
-    }
+    public static func positionLimit(_ model: Model) -> Int? { model.architecture.positionLimit }
 
     public init(model: Model, maxLength: Int? = nil, options: Encoder.Options = .init()) throws {
         if let m = model.sentenceTransformers.unsupportedModules.first {
@@ -53,12 +51,37 @@ public final class TextEmbedder: @unchecked Sendable {
         guard t.isFinite, t > 0 else { throw .badTemperature("\(t)") }
     }
 
-    public func tokenize(_ texts: [String]) -> [Encoding] { tokenizer.encodeBatch(texts, maxLength: maxLength) }
+    /// The prompt text for a prompt name (nil: the model's default prompt, as sentence-transformers' encode).
+    public func promptText(named name: String?) throws(Error) -> String {
+        let st = model.sentenceTransformers
+        guard let name else { return st.defaultPromptName.flatMap { st.prompt(named: $0) } ?? "" }
+        guard let text = st.prompt(named: name) else { throw .unknownPrompt(name, known: st.prompts.map(\.name)) }
+        return text
+    }
 
-    public func embed(_ texts: [String], temperature: Double = 1, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Result {
+    /// Tokens of the prompt that pooling leaves out when include_prompt is false, as sentence-transformers counts
+    /// them: the prompt tokenised alone with special tokens, less a trailing special token.
+    public func promptLength(_ prompt: String) -> Int {
+        guard !prompt.isEmpty else { return 0 }
+        let ids = tokenizer.encode(prompt, maxLength: maxLength).ids
+        let special = Set(tokenizer.addedTokens.filter(\.special).map(\.id))
+        return ids.count - (ids.last.map { special.contains($0) } == true ? 1 : 0)
+    }
+
+    /// `prompt + text` for each text (plain concatenation: the prompt counts against the max length).
+    public func tokenize(_ texts: [String], prompt: String = "") -> [Encoding] {
+        tokenizer.encodeBatch(prompt.isEmpty ? texts : texts.map { prompt + $0 }, maxLength: maxLength)
+    }
+
+    /// Embeddings of `texts` with `prompt` in front (nil: the model's default prompt; "" none).
+    public func embed(_ texts: [String], temperature: Double = 1, prompt: String? = nil,
+                      progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Result {
         try TextEmbedder.checkTemperature(temperature)
-        let encodings = tokenize(texts)
+        let p = try prompt ?? promptText(named: nil)
+        let encodings = tokenize(texts, prompt: p)
+        let skip = promptLength(p)
         let embeddings = encoder.embed(ids: encodings.map(\.ids), temperature: Float(temperature), padId: tokenizer.padId,
+                                       promptLengths: skip > 0 ? [Int](repeating: skip, count: texts.count) : nil,
                                        progress: progress)
         return Result(embeddings: embeddings, tokenCounts: encodings.map(\.ids.count),
                       truncated: encodings.indices.filter { encodings[$0].truncated })

@@ -33,6 +33,7 @@ public enum GGUF {
         case vocabularyLargerThanEmbeddings(tokenizer: Int, embeddings: Int)
         case missingTensor(String)
         case tooManyPositionRowsDropped(Int, rows: Int)
+        case unsupportedModule(String)
 
         public var description: String {
             switch self {
@@ -50,6 +51,7 @@ public enum GGUF {
             case .vocabularyLargerThanEmbeddings(let t, let e):
                 return "gguf: the tokenizer has ids up to \(t - 1) but the word embeddings have \(e) rows"
             case .missingTensor(let n): return "gguf: tensor '\(n)' is missing"
+            case .unsupportedModule(let why): return "gguf: llama.cpp's embedding graph cannot run \(why); export to hf or native instead"
             case .tooManyPositionRowsDropped(let n, let rows):
                 return "gguf: dropping pad_token_id + 1 = \(n) position rows leaves none of \(rows)"
             }
@@ -60,11 +62,8 @@ public enum GGUF {
     /// tensors then stream out one at a time into a temp file renamed into place on success.
     public static func write(_ model: Model, to path: String, dtype: DType, force: Bool) throws -> WriteReport {
         guard dtype == .f32 || dtype == .f16 else { throw FileError(path, Error.unsupportedTargetDType(dtype.name)) }
-        guard let bert = model.architecture as? BertFamily else {
-            throw FileError(path, model.family == MPNet.family ? Error.noLlamaArchitecture("MPNet") : Error.familyNotExported(model.family))
-        }
         let plan: Plan
-        do { plan = try Plan(model, bert, dtype: dtype) } catch { throw FileError(path, error) }
+        do { plan = try Plan(model, dtype: dtype) } catch { throw FileError(path, error) }
 
         var header = Encoder()
         header.u32(0x4655_4747)  // "GGUF"
@@ -131,7 +130,7 @@ public enum GGUF {
     }
 
     /// A metadata value, typed as llama.cpp's loader expects each key (it checks the type).
-    enum Value: Equatable {
+    public enum Value: Equatable, Sendable {
         case u32(UInt32)
         case f32(Float)
         case f64(Double)
@@ -154,62 +153,51 @@ public enum GGUF {
         var tensors: [PlannedTensor] = []
         var skipped: [String] = []
 
-        init(_ model: Model, _ bert: BertFamily, dtype: DType) throws(Error) {
-            let dims = bert.dims
-            guard dims.positionEmbedding == "absolute" else { throw .unsupportedPositions(dims.positionEmbedding) }
-            guard bert.hiddenAct == "gelu" else { throw .unsupportedActivation(bert.hiddenAct) }
+        init(_ model: Model, dtype: DType) throws(Error) {
+            let arch = try model.architecture.ggufArchitecture()
+            let dims = model.architecture.dims
+            let st = model.sentenceTransformers
+            if let d = st.denseModules.first { throw .unsupportedModule("the Dense module in \(d.path) (\(d.inFeatures) → \(d.outFeatures))") }
+            if st.poolingModes.count > 1 { throw .unsupportedModule("several pooling modes at once (\(st.poolingModes.map(\.rawValue).joined(separator: ", ")))") }
+            if !st.includePrompt { throw .unsupportedModule("pooling that leaves out the prompt (include_prompt false)") }
             var pooling: UInt32?
             if let p = model.sentenceTransformers.pooling {
                 guard let type = poolingType(p) else { throw .unsupportedPooling(p.rawValue) }
                 pooling = type
             }
-            let dropped = bert.ggufPositionRowsDropped
-            let positions = dims.maxPositions! - dropped
-            guard positions > 0 else { throw .tooManyPositionRowsDropped(dropped, rows: dims.maxPositions!) }
             let vocab = try Vocabulary(model, size: dims.vocab)
 
             let temperature = model.temperature
             metadata = [
-                ("general.architecture", .string("bert")),
+                ("general.architecture", .string(arch.name)),
                 ("general.name", .string(Self.modelName(model))),
                 ("general.alignment", .u32(UInt32(alignment))),
                 ("general.file_type", .u32(fileType(dtype))),
-                ("bert.context_length", .u32(UInt32(positions))),
-                ("bert.embedding_length", .u32(UInt32(dims.hidden))),
-                ("bert.block_count", .u32(UInt32(dims.layers))),
-                ("bert.feed_forward_length", .u32(UInt32(dims.intermediate))),
-                ("bert.attention.head_count", .u32(UInt32(dims.heads))),
-                ("bert.attention.layer_norm_epsilon", .f32(Float(bert.layerNormEps))),
-                ("bert.attention.causal", .bool(false)),
-            ]
-            if let pooling { metadata.append(("bert.pooling_type", .u32(pooling))) }
-            metadata += [
-                ("tokenizer.ggml.model", .string("bert")),
-                ("tokenizer.ggml.tokens", .strings(vocab.tokens)),
-                ("tokenizer.ggml.token_type", .i32s(vocab.types)),
-                // llama.cpp refuses a BERT file without a token type count; a model without the embedding has one type.
-                ("tokenizer.ggml.token_type_count", .u32(UInt32(max(bert.typeVocab, 1)))),
-            ]
-            metadata += vocab.specialIds.map { ($0.key, .u32(UInt32($0.id))) }
+            ] + arch.keys
+            if let pooling, arch.writesPooling { metadata.append(("\(arch.name).pooling_type", .u32(pooling))) }
+            metadata += vocab.metadata
             metadata += [
                 ("tempscale.version", .string(TempScale.version)),
                 ("tempscale.temperature", .f64(temperature.total)),
                 ("tempscale.history", .string(temperature.json.serialized())),
             ]
 
-            let exported = Set(bert.ggufNames.map(\.hf))
-            skipped = model.tensors.map(\.name).filter { !exported.contains($0) }
-            for entry in bert.ggufNames {
-                guard var t = model.tensor(entry.hf) else {
-                    if entry.hf == "embeddings.token_type_embeddings.weight" && bert.typeVocab == 0 { continue }
-                    throw .missingTensor(entry.hf)
+            let table = model.architecture.tensors
+            let exported = table.gguf
+            var used = Set<String>()
+            for spec in exported {
+                guard let name = spec.present(in: { model.tensor($0) != nil }), var t = model.tensor(name) else {
+                    if spec.optional { continue }
+                    throw .missingTensor(spec.name)
                 }
-                if entry.hf == "embeddings.position_embeddings.weight" && dropped > 0 {
-                    t = Self.droppingRows(t, dropped)
+                used.insert(name)
+                if spec.role == .positionEmbedding && arch.positionRowsDropped > 0 {
+                    t = Self.droppingRows(t, arch.positionRowsDropped)
                 }
-                let stored: DType = entry.storage == .fileDType ? dtype : .f32
-                tensors.append(PlannedTensor(name: entry.gguf, source: t, dtype: stored))
+                let stored: DType = spec.ggufStorage == .fileDType ? dtype : .f32
+                tensors.append(PlannedTensor(name: spec.gguf!, source: t, dtype: stored))
             }
+            skipped = model.tensors.map(\.name).filter { !used.contains($0) }
         }
 
         /// The tensor without its first `rows` rows, as f32.
@@ -235,6 +223,13 @@ public enum GGUF {
         var tokens: [String] = []
         var types: [Int32] = []
         var specialIds: [(key: String, id: Int32)] = []
+        var model = "bert"
+
+        /// The `tokenizer.ggml.*` keys.
+        var metadata: [(String, Value)] {
+            [("tokenizer.ggml.model", .string(model)), ("tokenizer.ggml.tokens", .strings(tokens)),
+             ("tokenizer.ggml.token_type", .i32s(types))] + specialIds.map { ($0.key, .u32(UInt32($0.id))) }
+        }
 
         init(_ model: Model, size: Int) throws(Error) {
             let tokenizer: Tokenizer

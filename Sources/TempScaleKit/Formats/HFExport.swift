@@ -57,9 +57,12 @@ public enum HFExport {
         defer { if !committed { removeTree(tmp) } }
 
         // Only the base model's tensors: anything else would be "unexpected" to AutoModel.
-        let known = Set(model.architecture.tensorTable.map(\.name))
+        let known = Set(model.architecture.tensors.all.flatMap { [$0.name] + $0.alternatives })
         let kept = model.tensors.filter { known.contains($0.name) }
-        let dropped = model.tensors.map(\.name).filter { !known.contains($0) }
+        // Dense modules' weights go back into their own folders, as sentence-transformers saves them.
+        let dense = model.sentenceTransformers.denseModules
+        let denseNames = Set(dense.flatMap { [$0.weightName, $0.biasName] })
+        let dropped = model.tensors.map(\.name).filter { !known.contains($0) && !denseNames.contains($0) }
         var metadata = ["format": "pt"]
         if model.temperature.isPatched {
             metadata["tempscale_temperature"] = "\(model.temperature.total)"
@@ -68,6 +71,14 @@ public enum HFExport {
         }
         try SafeTensors.write(kept, metadata: metadata, to: join(tmp, "model.safetensors"), dtype: dtype, force: false, inputs: [])
         var written = ["model.safetensors", "config.json"]
+        for d in dense {
+            let ts = model.tensors.filter { $0.name.hasPrefix(d.path + "/linear.") }
+                .map { $0.renamed(String($0.name.dropFirst(d.path.count + 1))) }
+            try makeDirectories(join(tmp, d.path))
+            try SafeTensors.write(ts, metadata: ["format": "pt"], to: join(tmp, join(d.path, "model.safetensors")), dtype: dtype,
+                                  force: false, inputs: [])
+            written.append(join(d.path, "model.safetensors"))
+        }
         try writeFile(join(tmp, "config.json"), Array(config(for: model).serialized(pretty: true).utf8) + [0x0A])
         for (name, bytes) in model.files.sorted(by: { $0.key < $1.key }) where name != "config.json" {
             guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else { continue }

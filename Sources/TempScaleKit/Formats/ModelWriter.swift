@@ -16,12 +16,11 @@ public enum ModelWriter {
     /// Writes `model` as `format`; returns a one-line summary.
     public static func write(_ model: Model, format: OutputFormat, to path: String, dtype: DType?, force: Bool,
                              progress: ((Int, Int) -> Void)? = nil) throws -> String {
-        // A module's own files (a Dense layer's weights) are not carried yet: refuse rather than write a model
-        // that has lost it.
+        // A module tempscale does not know is not carried: refuse rather than write a model that has lost it.
         if let m = model.sentenceTransformers.unsupportedModules.first {
             throw FileError(model.path + "/modules.json", Error.unavailable(
-                "modules.json names \(m.type) (\(m.path.isEmpty ? "no folder" : m.path)), whose files tempscale does not carry yet; "
-                + "writing \(format.rawValue) would lose it (supported: Transformer, Pooling, Normalize)"))
+                "modules.json names \(m.type) (\(m.path.isEmpty ? "no folder" : m.path)), which tempscale does not carry; "
+                + "writing \(format.rawValue) would lose it (supported: Transformer, Pooling, Dense, Normalize)"))
         }
         switch format {
         case .native:

@@ -111,16 +111,6 @@ extension NativeFormat {
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         try Architectures.validate(arch, tensors: byName)
 
-        var st = SentenceTransformersConfig.none
-        if let p = header["pooling"]?.stringValue {
-            guard let pooling = SentenceTransformersConfig.Pooling(rawValue: p) else { throw Error.headerField("pooling", "'\(p)' is unknown") }
-            st.pooling = pooling
-        }
-        st.normalize = header["normalize"]?.boolValue ?? false
-        st.maxSeqLength = header["max_seq_length"]?.intValue
-        st.doLowerCase = header["do_lower_case"]?.boolValue
-        st.poolingPath = header["pooling_path"]?.stringValue
-
         var files: [String: [UInt8]] = [:]
         for (name, f) in header["files"]?.objectValue?.pairs ?? [] {
             guard let data = f["data"]?.stringValue else { throw Error.headerField("files", "entry '\(name)' has no data") }
@@ -132,10 +122,17 @@ extension NativeFormat {
             default: throw Error.headerField("files", "entry '\(name)' has an unknown encoding")
             }
         }
-        // The module list travels in the carried modules.json (writers refuse modules they cannot carry).
-        if let bytes = files["modules.json"], let list = (try? JSON.parse(bytes))?.arrayValue {
-            st.modules = SentenceTransformersConfig.moduleList(list)
+        // The modules travel as their carried files (modules.json, each module's config.json); Dense weights are
+        // among the tensors. Files written before that carry only the header's pooling fields.
+        var st = try SentenceTransformersConfig.read { rel in try files[rel].map { try JSON.parse($0) } }
+        if files["modules.json"] == nil, let p = header["pooling"]?.stringValue {
+            guard let pooling = SentenceTransformersConfig.Pooling(rawValue: p) else { throw Error.headerField("pooling", "'\(p)' is unknown") }
+            st.poolingModes = [pooling]
+            st.steps = [.pooling] + (header["normalize"]?.boolValue == true ? [.normalize] : [])
         }
+        st.maxSeqLength = header["max_seq_length"]?.intValue ?? st.maxSeqLength
+        st.doLowerCase = header["do_lower_case"]?.boolValue ?? st.doLowerCase
+        st.poolingPath = header["pooling_path"]?.stringValue ?? st.poolingPath
         var sources: [SourceFile] = []
         for s in header["sources"]?.arrayValue ?? [] {
             sources.append(SourceFile(path: s["path"]?.stringValue ?? "?", bytes: s["bytes"]?.intValue ?? 0,

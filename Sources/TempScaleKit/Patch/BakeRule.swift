@@ -4,6 +4,14 @@ public struct BakeRule: Sendable {
     public struct Scale: Sendable, Equatable {
         public let tensor: String
         public let factor: Double
+        /// The rows (first dimension) scaled; nil = the whole tensor. A fused QKV weight scales its query rows only.
+        public let rows: Range<Int>?
+
+        public init(tensor: String, factor: Double, rows: Range<Int>? = nil) {
+            self.tensor = tensor
+            self.factor = factor
+            self.rows = rows
+        }
     }
     public let scales: [Scale]
     /// One sentence per scaled group: what is scaled and why it is exact.

@@ -17,14 +17,16 @@ public enum Patcher {
         if tau > 1 { warnings.append("τ = \(tau) > 1 sharpens length collapse instead of countering it") }
         if tau < 0.05 { warnings.append("τ = \(tau) is very small: attention softmax will saturate towards one-hot") }
 
-        var factors: [String: Double] = [:]
-        for s in rule.scales { factors[s.tensor] = s.factor }
+        var factors: [String: [BakeRule.Scale]] = [:]
+        for s in rule.scales { factors[s.tensor, default: []].append(s) }
         var out = model
         var seen = 0
         out.tensors = try model.tensors.map { t in
-            guard let f = factors[t.name] else { return t }
+            guard let list = factors[t.name] else { return t }
             seen += 1
-            return try scaled(t, by: f)
+            var r = t
+            for s in list { r = try scaled(r, by: s.factor, rows: s.rows) }
+            return r
         }
         guard seen == factors.count else {
             let missing = Set(factors.keys).subtracting(model.tensors.map(\.name)).sorted()
@@ -37,22 +39,31 @@ public enum Patcher {
         return Result(model: out, rule: rule, warnings: warnings)
     }
 
-    /// `t` × `factor`, computed in f32 and rounded once to t's dtype.
-    static func scaled(_ t: Tensor, by factor: Double) throws -> Tensor {
+    /// `t` × `factor` (only `rows` of its first dimension when given), computed in f32 and rounded once to t's dtype.
+    static func scaled(_ t: Tensor, by factor: Double, rows: Range<Int>? = nil) throws -> Tensor {
         let f = Float(factor)
         let n = t.count
+        let width = t.shape.dropFirst().reduce(1, *)
+        let span = rows ?? 0..<(t.shape.first ?? 1)
+        guard span.lowerBound >= 0, span.upperBound <= (t.shape.first ?? 1) else {
+            throw FileError(t.name, BakeError.notBakeable("rows \(span) are outside tensor '\(t.name)' of shape \(t.shape)"))
+        }
         let out = OwnedBuffer(count: t.bytes.count)
         switch t.dtype {
         case .q8:
-            // value = q · scale: scaling the block scales scales every value, with no requantisation.
+            // value = q · scale: scaling the block scales of the chosen rows scales their values, with no requantisation.
             out.pointer.copyMemory(from: t.bytes.baseAddress!, byteCount: t.bytes.count)
+            let g = Q8.geometry(t.shape)
             let scalesOffset = (n + 3) / 4 * 4
-            let count = (t.bytes.count - scalesOffset) / 4
             let scales = (out.pointer + scalesOffset).assumingMemoryBound(to: Float.self)
-            for i in 0..<count { scales[i] *= f }
+            let all = 0..<((t.bytes.count - scalesOffset) / 4)
+            // Q8 rows run along the last dimension: a first-dimension row is width / columns of them.
+            let perRow = t.shape.count < 2 || g.columns == 0 ? 0 : width / g.columns * g.blocksPerRow
+            let chosen = rows == nil ? all : (span.lowerBound * perRow)..<(span.upperBound * perRow)
+            for i in chosen { scales[i] *= f }
         case .f32, .f16, .bf16:
             var values = t.toFloat32()
-            for i in 0..<n { values[i] *= f }
+            for i in (span.lowerBound * width)..<(span.upperBound * width) { values[i] *= f }
             values.withUnsafeBufferPointer { v in
                 switch t.dtype {
                 case .f32: out.pointer.copyMemory(from: v.baseAddress!, byteCount: n * 4)

@@ -18,6 +18,8 @@ public struct GoldenFile: Sendable {
     public let temperatures: [String]
     public let reference: [String: String]
     public let texts: [Text]
+    /// The prompt sentence-transformers put in front of every text (`settings.prompt`); "" for none.
+    public var prompt: String = ""
 
     public enum Error: ReasonError, Equatable {
         case notGolden(String)
@@ -66,15 +68,19 @@ public struct GoldenFile: Sendable {
         }
         var reference: [String: String] = [:]
         for (k, v) in j["reference"]?.objectValue?.pairs ?? [] { reference[k] = v.stringValue ?? v.serialized() }
-        return GoldenFile(path: path, modelName: j["model"]?["name"]?.stringValue ?? "?",
-                          weightsSHA256: j["model"]?["weights_sha256"]?.stringValue, maxSeqLength: maxLen, dimension: dim,
-                          temperatures: keys, reference: reference, texts: texts)
+        var g = GoldenFile(path: path, modelName: j["model"]?["name"]?.stringValue ?? "?",
+                           weightsSHA256: j["model"]?["weights_sha256"]?.stringValue, maxSeqLength: maxLen, dimension: dim,
+                           temperatures: keys, reference: reference, texts: texts)
+        g.prompt = settings["prompt"]?.stringValue ?? ""
+        return g
     }
 
     /// The same golden with only its first `n` texts.
     public func prefix(_ n: Int) -> GoldenFile {
-        GoldenFile(path: path, modelName: modelName, weightsSHA256: weightsSHA256, maxSeqLength: maxSeqLength, dimension: dimension,
-                   temperatures: temperatures, reference: reference, texts: Array(texts.prefix(n)))
+        var g = GoldenFile(path: path, modelName: modelName, weightsSHA256: weightsSHA256, maxSeqLength: maxSeqLength,
+                           dimension: dimension, temperatures: temperatures, reference: reference, texts: Array(texts.prefix(n)))
+        g.prompt = prompt
+        return g
     }
 
     /// The key a temperature has in a golden file: "1.0", "0.8", "0.5".

@@ -36,12 +36,12 @@ public enum Verifier {
     /// `temperatures` (golden keys; nil = all), and compares. For a patched model the encoder applies
     /// only what the weights lack: τ / τ_baked.
     public static func run(encoder: Encoder, golden: GoldenFile, temperatures: [String]?, atol: Float, minCosine: Float,
-                           padId: Int32, tokenize: (String) -> [Int32],
+                           padId: Int32, promptLength: Int = 0, tokenize: (String) -> [Int32],
                            progress: (@Sendable (Int, Int) -> Void)? = nil) -> Verification {
         var mismatches: [Verification.TokenMismatch] = []
         var ids: [[Int32]] = []
         for t in golden.texts {
-            let ours = tokenize(t.text)
+            let ours = tokenize(golden.prompt + t.text)
             if ours != t.ids { mismatches.append(.init(id: t.id, text: t.text, expected: t.ids, got: ours)) }
             ids.append(ours)
         }
@@ -50,7 +50,8 @@ public enum Verifier {
         for (k, tau) in taus.enumerated() {
             // A patched model already has τ_baked in its weights: the run-time part is τ / τ_baked.
             let runtime = (Double(tau) ?? 1) / encoder.model.temperature.total
-            let got = encoder.embed(ids: ids, temperature: Float(runtime), padId: padId) { done, total in
+            let got = encoder.embed(ids: ids, temperature: Float(runtime), padId: padId,
+                                    promptLengths: promptLength > 0 ? [Int](repeating: promptLength, count: ids.count) : nil) { done, total in
                 progress?(k * total + done, taus.count * total)
             }
             var rows: [Verification.Row] = []
