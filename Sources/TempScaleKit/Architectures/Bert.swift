@@ -77,10 +77,7 @@ public struct BertFamily: Architecture {
 
 extension BertFamily: HasEncoderForward {
     struct Layer {
-        let attention: SelfAttention
-        let attentionNorm: Norm
-        let ffn: FeedForward
-        let outputNorm: Norm
+        let block: PostNormLayer
         /// relative_key(_query)'s distance table.
         let distance: UnsafePointer<Float>?
     }
@@ -109,13 +106,8 @@ extension BertFamily: HasEncoderForward {
             let out = ws.buffer(.projection, count: m * hidden)
             for (l, layer) in layers.enumerated() {
                 let term = layer.distance.map { PositionTerm.distance(table: $0, maxPositions: maxPositions, keyQuery: keyQuery) } ?? .none
-                layer.attention(x, shape, position: term, temperature: temperature, ws,
-                                probe: probe.map { LayerProbe(probe: $0, layer: l) }, into: out)
-                Kernels.add(x, out, count: m * hidden)
-                layer.attentionNorm(x, rows: m)
-                layer.ffn(x, rows: m, ws, into: out)
-                Kernels.add(x, out, count: m * hidden)
-                layer.outputNorm(x, rows: m)
+                layer.block(x, shape, position: term, temperature: temperature, ws,
+                            probe: probe.map { LayerProbe(probe: $0, layer: l) }, scratch: out)
                 probe?.hiddenStates(layer: l + 1, x, shape: shape, hidden: hidden)
             }
         }
@@ -127,11 +119,7 @@ extension BertFamily: HasEncoderForward {
         }
         let t = tensors, eps = layerNormEps
         let layers = try (0..<dims.layers).map { l in
-            Layer(attention: try SelfAttention(w, t, layer: l, heads: dims.heads, headDim: dims.headDim,
-                                               scale: 1 / Float(dims.headDim).squareRoot()),
-                  attentionNorm: try Norm(.layer, w, t, .attnOutNorm, bias: .attnOutNormBias, layer: l, eps: eps),
-                  ffn: try FeedForward(w, t, layer: l, activation: act),
-                  outputNorm: try Norm(.layer, w, t, .layerOutNorm, bias: .layerOutNormBias, layer: l, eps: eps),
+            Layer(block: try PostNormLayer(w, t, layer: l, dims: dims, activation: act, eps: eps),
                   distance: relative ? try w.f32(t.name(.attnDistanceEmbedding, layer: l)) : nil)
         }
         let typeName = t.name(.tokenTypeEmbedding)

@@ -60,19 +60,12 @@ public struct MPNet: Architecture {
 // MARK: Forward pass
 
 extension MPNet: HasEncoderForward {
-    struct Layer {
-        let attention: SelfAttention
-        let attentionNorm: Norm
-        let ffn: FeedForward
-        let outputNorm: Norm
-    }
-
     struct Forward: EncoderForward, @unchecked Sendable {
         let hidden: Int
         let heads: Int
         let word, position, relativeBias: UnsafePointer<Float>
         let embeddingNorm: Norm
-        let layers: [Layer]
+        let layers: [PostNormLayer]
         let padding: Int
         let buckets: Int
         let weights: WeightStore
@@ -88,13 +81,8 @@ extension MPNet: HasEncoderForward {
             probe?.hiddenStates(layer: 0, x, shape: shape, hidden: hidden)
             let out = ws.buffer(.projection, count: m * hidden)
             for (l, layer) in layers.enumerated() {
-                layer.attention(x, shape, position: .bias(bias), temperature: temperature, ws,
-                                probe: probe.map { LayerProbe(probe: $0, layer: l) }, into: out)
-                Kernels.add(x, out, count: m * hidden)
-                layer.attentionNorm(x, rows: m)
-                layer.ffn(x, rows: m, ws, into: out)
-                Kernels.add(x, out, count: m * hidden)
-                layer.outputNorm(x, rows: m)
+                layer(x, shape, position: .bias(bias), temperature: temperature, ws,
+                      probe: probe.map { LayerProbe(probe: $0, layer: l) }, scratch: out)
                 probe?.hiddenStates(layer: l + 1, x, shape: shape, hidden: hidden)
             }
         }
@@ -103,11 +91,7 @@ extension MPNet: HasEncoderForward {
     func buildForward(_ w: WeightStore) throws -> any EncoderForward {
         let t = tensors, eps = layerNormEps
         let layers = try (0..<dims.layers).map { l in
-            Layer(attention: try SelfAttention(w, t, layer: l, heads: dims.heads, headDim: dims.headDim,
-                                               scale: 1 / Float(dims.headDim).squareRoot()),
-                  attentionNorm: try Norm(.layer, w, t, .attnOutNorm, bias: .attnOutNormBias, layer: l, eps: eps),
-                  ffn: try FeedForward(w, t, layer: l, activation: .gelu),
-                  outputNorm: try Norm(.layer, w, t, .layerOutNorm, bias: .layerOutNormBias, layer: l, eps: eps))
+            try PostNormLayer(w, t, layer: l, dims: dims, activation: .gelu, eps: eps)
         }
         return Forward(
             hidden: dims.hidden, heads: dims.heads,

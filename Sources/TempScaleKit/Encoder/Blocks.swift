@@ -191,6 +191,34 @@ struct FeedForward {
     }
 }
 
+/// A post-LayerNorm layer (BERT family, MPNet): x = LN(x + attention(x)); x = LN(x + ffn(x)).
+struct PostNormLayer {
+    let attention: SelfAttention
+    let attentionNorm: Norm
+    let ffn: FeedForward
+    let outputNorm: Norm
+
+    init(_ w: WeightStore, _ t: TensorTable, layer l: Int, dims: ModelDims, activation: Activation, eps: Double) throws {
+        attention = try SelfAttention(w, t, layer: l, heads: dims.heads, headDim: dims.headDim,
+                                      scale: 1 / Float(dims.headDim).squareRoot())
+        attentionNorm = try Norm(.layer, w, t, .attnOutNorm, bias: .attnOutNormBias, layer: l, eps: eps)
+        ffn = try FeedForward(w, t, layer: l, activation: activation)
+        outputNorm = try Norm(.layer, w, t, .layerOutNorm, bias: .layerOutNormBias, layer: l, eps: eps)
+    }
+
+    /// In place on x [rows, hidden]; `out` is scratch of the same size.
+    func callAsFunction(_ x: UnsafeMutablePointer<Float>, _ shape: BatchShape, position: PositionTerm, temperature: Float,
+                        _ ws: Workspace, probe: LayerProbe?, scratch out: UnsafeMutablePointer<Float>) {
+        let m = shape.rows, h = attention.o.outDim
+        attention(x, shape, position: position, temperature: temperature, ws, probe: probe, into: out)
+        Kernels.add(x, out, count: m * h)
+        attentionNorm(x, rows: m)
+        ffn(x, rows: m, ws, into: out)
+        Kernels.add(x, out, count: m * h)
+        outputNorm(x, rows: m)
+    }
+}
+
 /// Watches a forward pass from inside (the spectrum analysis): every head's attention probabilities and
 /// every layer's output. Layer 0 is the embeddings' output; layer l ≥ 1 the output of encoder layer l − 1.
 protocol ForwardProbe: AnyObject {

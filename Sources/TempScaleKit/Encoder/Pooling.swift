@@ -40,7 +40,6 @@ enum Pooling {
 /// and Normalize, in modules.json order.
 struct SentenceHead: @unchecked Sendable {
     enum Step {
-        case pooling
         case dense(Linear, Activation)
         case normalize
     }
@@ -67,13 +66,12 @@ struct SentenceHead: @unchecked Sendable {
         modes = st.poolingModes.isEmpty ? [.mean] : st.poolingModes
         includePrompt = st.includePrompt
         self.hidden = hidden
-        var width = hidden
-        var steps: [Step] = st.steps.contains(.pooling) ? [] : [.pooling]
+        // Pooling always runs first (embed pools before the steps); a plain transformers folder has only it.
+        var width = hidden * modes.count
+        var steps: [Step] = []
         for s in st.steps {
             switch s {
-            case .pooling:
-                steps.append(.pooling)
-                width = hidden * modes.count
+            case .pooling: break
             case .normalize: steps.append(.normalize)
             case .dense(let d):
                 let cls = d.activation.split(separator: ".").last.map(String.init) ?? d.activation
@@ -89,7 +87,6 @@ struct SentenceHead: @unchecked Sendable {
                 width = d.outFeatures
             }
         }
-        if !st.steps.contains(.pooling) { width = hidden * modes.count }
         self.steps = steps
         dimension = width
     }
@@ -106,7 +103,6 @@ struct SentenceHead: @unchecked Sendable {
         }
         for s in steps {
             switch s {
-            case .pooling: break
             case .normalize: v.withUnsafeMutableBufferPointer { Pooling.normalize($0.baseAddress!, count: $0.count) }
             case .dense(let linear, let act):
                 var y = [Float](repeating: 0, count: linear.outDim)
