@@ -13,6 +13,11 @@
       and counted (llama.cpp's WordPiece differs from HF on >100-character words and literal
       [CLS]/[SEP]/… in the text). --max-ids N leaves out (and counts as "long") the golden texts of
       more than N ids, to keep a run short. Exit status 1 if the worst cosine is below --min-cosine.
+
+  check_gguf.py tokenize FILE TEXTS
+      llama.cpp's tokenizer from FILE (vocab_only): the ids of every text of TEXTS (JSON Lines with a
+      "text" field, optionally gzipped), special tokens added as llama-cpp-python's embed adds them and
+      special-token text not parsed. Prints {"ids": [[…], …]} in the order of the texts.
 """
 import argparse
 import base64
@@ -115,6 +120,18 @@ def llama_embeddings(path, golden_path, tau, min_cosine, max_ids=None):
     return result
 
 
+def tokenize(path, texts_path):
+    import llama_cpp
+    from llama_cpp import Llama
+
+    opener = gzip.open if texts_path.endswith(".gz") else open
+    with opener(texts_path, "rt", encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for line in f if line.strip()]
+    llm = Llama(model_path=path, vocab_only=True, verbose=False)
+    ids = [llm.tokenize(t.encode("utf-8"), add_bos=True, special=False) for t in texts]
+    return {"model": path, "texts": len(texts), "ids": ids, "llama_cpp_python": llama_cpp.__version__}
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -126,9 +143,15 @@ def main():
     l.add_argument("--tau", type=float, default=1.0)
     l.add_argument("--min-cosine", type=float, default=0.9999)
     l.add_argument("--max-ids", type=int, default=None)
+    t = sub.add_parser("tokenize")
+    t.add_argument("file")
+    t.add_argument("texts")
     a = p.parse_args()
     if a.cmd == "read":
         out = read(a.file)
+        ok = True
+    elif a.cmd == "tokenize":
+        out = tokenize(a.file, a.texts)
         ok = True
     else:
         out = llama_embeddings(a.file, a.golden, a.tau, a.min_cosine, a.max_ids)

@@ -56,11 +56,15 @@ struct Export: ParsableCommand {
         discussion: """
             hf: model.safetensors, config.json (with the temperature history), the tokenizer files and
             the sentence-transformers modules — AutoModel and SentenceTransformer load it unchanged.
-            gguf: llama.cpp's bert architecture (BERT family; llama.cpp has no MPNet).
+            gguf: llama.cpp's bert architecture for BERT, RoBERTa and XLM-R (WordPiece, byte-level BPE and
+            Unigram vocabularies) and t5encoder for T5/mT5 encoders. Refused, with the reason: MPNet (no
+            llama.cpp architecture), relative-position BERT, a Dense module, pooling llama.cpp lacks, and
+            tokenizer pipelines llama.cpp's tokenizers would run differently.
 
             Examples:
               tempscale export minilm-t08.tsm --to hf -o minilm-t08/
               tempscale export minilm-t08.tsm --to gguf --dtype f16 -o minilm-t08.gguf
+              tempscale patch e5-small/ -t 0.8 --format gguf -o e5-small-t08.gguf
             """
     )
 

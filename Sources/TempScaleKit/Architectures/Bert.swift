@@ -168,8 +168,10 @@ extension BertFamily {
     /// llama.cpp's bert graph: absolute positions from 0 (so RoBERTa's first pad + 1 rows are dropped), GELU,
     /// a hard-coded 1/√d (τ travels in attn_q), no key for the attention scale.
     public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture {
-        guard !relative else { throw .unsupportedPositions(dims.positionEmbedding) }
-        guard hiddenAct == "gelu" else { throw .unsupportedActivation(hiddenAct) }
+        guard !relative else {
+            throw .unsupportedPositions("its bert graph has absolute positions only; config.json position_embedding_type is '\(dims.positionEmbedding)'")
+        }
+        guard hiddenAct == "gelu" else { throw .unsupportedActivation("its bert graph computes GELU; config.json hidden_act is '\(hiddenAct)'") }
         let positions = dims.maxPositions! - firstPosition
         guard positions > 0 else { throw .tooManyPositionRowsDropped(firstPosition, rows: dims.maxPositions!) }
         return GGUFArchitecture(name: "bert", keys: [

@@ -16,6 +16,8 @@ public struct T5Encoder: Architecture {
     public let layerNormEps: Double
     /// UMT5: every block has its own relative-attention bias.
     public var biasPerBlock: Bool { modelType == "umt5" }
+    /// config.json `n_positions` (the length the model was trained for; the relative positions have no limit).
+    public let contextLength: Int
 
     public init(config: JSONObject) throws(ArchitectureError) {
         let c = ConfigReader(config: config)
@@ -38,6 +40,7 @@ public struct T5Encoder: Architecture {
             throw .badValue("feed_forward_proj", "'\(ff)': activation '\(activation)' is not gelu, gelu_new, relu or silu")
         }
         layerNormEps = c.double("layer_norm_epsilon", default: 1e-6)
+        contextLength = try c.int("n_positions", default: 512)
         guard buckets >= 4, maxDistance > buckets / 4 else {
             throw .badValue("relative_attention_num_buckets", "(\(buckets)) and relative_attention_max_distance (\(maxDistance)) give no logarithmic buckets")
         }
@@ -165,5 +168,38 @@ extension T5Encoder {
         scales.append(.init(tensor: t.name(.attnRelativeBias), factor: 1 / tau))
         for l in 0..<dims.layers { scales.append(.init(tensor: t.name(.attnQ, layer: l), factor: 1 / tau)) }
         return BakeRule(scales: scales, explanation: "q weight × 1/τ in every block (QKᵀ scales by 1/τ; T5 has no q bias and no 1/√d) and block 0's relative_attention_bias × 1/τ (the shared position term scales by 1/τ)")
+    }
+}
+
+// MARK: GGUF (llama.cpp `t5encoder` architecture)
+
+extension T5Encoder {
+    /// llama.cpp's t5encoder graph: pre-RMSNorm, scale 1 (τ travels in attn_q and attn_rel_b), a block's own
+    /// attn_rel_b or else block 0's, buckets with max_distance hard-coded to 128, ReLU or (with ffn_gate) GEGLU in
+    /// ggml's tanh GELU. `attention.causal` must be written false: llama-cpp-python embeds through llama_decode,
+    /// which otherwise masks causally (the stock converter's files are off by 0.41 there; golden/gguf-notes.md C).
+    public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture {
+        guard maxDistance == 128 else {
+            throw .unsupportedPositions("its t5encoder graph fixes relative_attention_max_distance at 128; config.json has \(maxDistance)")
+        }
+        switch (gated, activation) {
+        case (false, "relu"), (true, "gelu_new"): break
+        default:
+            throw .unsupportedActivation("its t5encoder graph has relu and gated-gelu (tanh GELU) feed-forwards; config.json feed_forward_proj is \(gated ? "gated-" : "")\(activation)")
+        }
+        let a = "t5encoder"
+        return GGUFArchitecture(name: a, keys: [
+            ("\(a).context_length", .u32(UInt32(contextLength))),
+            ("\(a).embedding_length", .u32(UInt32(dims.hidden))),
+            ("\(a).feed_forward_length", .u32(UInt32(dims.intermediate))),
+            ("\(a).block_count", .u32(UInt32(dims.layers))),
+            ("\(a).attention.head_count", .u32(UInt32(dims.heads))),
+            // Always written: llama.cpp's default is embedding_length / head_count, wrong for t5-3b-like shapes.
+            ("\(a).attention.key_length", .u32(UInt32(dims.headDim))),
+            ("\(a).attention.value_length", .u32(UInt32(dims.headDim))),
+            ("\(a).attention.layer_norm_rms_epsilon", .f32(Float(layerNormEps))),
+            ("\(a).attention.relative_buckets_count", .u32(UInt32(buckets))),
+            ("\(a).attention.causal", .bool(false)),
+        ], positionRowsDropped: 0, writesPooling: true)
     }
 }

@@ -1,4 +1,4 @@
-/// GGUF v3 for llama.cpp's `bert` architecture (ggml `docs/gguf.md`; keys from llama.cpp `gguf-py/gguf/constants.py`).
+/// GGUF v3 for llama.cpp (`bert` and `t5encoder` architectures) (ggml `docs/gguf.md`; keys from llama.cpp `gguf-py/gguf/constants.py`).
 ///
 /// Layout: magic `GGUF`, version 3, tensor count (u64), key count (u64), the key/value pairs, the tensor infos
 /// (name, dims innermost first, ggml type, offset into the data), zero padding to `alignment`, then the
@@ -28,7 +28,7 @@ public enum GGUF {
         case unsupportedPooling(String)
         case unsupportedActivation(String)
         case unsupportedPositions(String)
-        case tokenizerNotWordPiece(String)
+        case tokenizerUnsupported(String)
         case noSpecialToken(String)
         case vocabularyLargerThanEmbeddings(tokenizer: Int, embeddings: Int)
         case missingTensor(String)
@@ -39,14 +39,13 @@ public enum GGUF {
             switch self {
             case .noLlamaArchitecture(let name): return "gguf: llama.cpp has no \(name) architecture; export to hf or native instead"
             case .familyNotExported(let family):
-                return "gguf: only BERT-family models are exported to GGUF (llama.cpp's bert architecture), not \(family); export to hf or native instead"
+                return "gguf: the \(family) family has no llama.cpp architecture tempscale writes; export to hf or native instead"
             case .unsupportedTargetDType(let d): return "gguf: dtype \(d) is not written; use f32 or f16"
             case .unsupportedPooling(let p):
                 return "gguf: llama.cpp pools by mean, cls or last token; this model pools by '\(p)', which llama.cpp would silently replace"
-            case .unsupportedActivation(let a): return "gguf: llama.cpp's bert graph computes GELU; config.json hidden_act is '\(a)'"
-            case .unsupportedPositions(let p): return "gguf: llama.cpp's bert graph has absolute positions only; config.json position_embedding_type is '\(p)'"
-            case .tokenizerNotWordPiece(let k):
-                return "gguf: llama.cpp's bert tokenizer is WordPiece; this model's tokenizer is \(k) (BPE and SentencePiece vocabularies are not exported)"
+            case .unsupportedActivation(let why): return "gguf: llama.cpp's graph cannot run the activation: \(why)"
+            case .unsupportedPositions(let why): return "gguf: llama.cpp's graph cannot run the positions: \(why)"
+            case .tokenizerUnsupported(let why): return "gguf: the tokenizer cannot be exported: \(why)"
             case .noSpecialToken(let role): return "gguf: the tokenizer has no \(role) token, which llama.cpp adds to every input"
             case .vocabularyLargerThanEmbeddings(let t, let e):
                 return "gguf: the tokenizer has ids up to \(t - 1) but the word embeddings have \(e) rows"
@@ -124,6 +123,7 @@ public enum GGUF {
     /// `tokenizer.ggml.token_type` (llama.h `enum llama_token_type`).
     enum TokenType {
         static let normal: Int32 = 1
+        static let unknown: Int32 = 2
         static let control: Int32 = 3
         static let userDefined: Int32 = 4
         static let unused: Int32 = 5
@@ -138,6 +138,8 @@ public enum GGUF {
         case string(String)
         case strings([String])
         case i32s([Int32])
+        case f32s([Float])
+        case u8s([UInt8])
     }
 
     struct PlannedTensor {
@@ -165,7 +167,7 @@ public enum GGUF {
                 guard let type = poolingType(p) else { throw .unsupportedPooling(p.rawValue) }
                 pooling = type
             }
-            let vocab = try Vocabulary(model, size: dims.vocab)
+            let vocab = try GGUFVocabulary(model, size: dims.vocab)
 
             let temperature = model.temperature
             metadata = [
@@ -216,62 +218,6 @@ public enum GGUF {
         }
     }
 
-    /// The vocabulary in llama.cpp's "phantom space" form: a word-initial piece carries `▁` (U+2581) in front,
-    /// a continuation piece loses its `##`, control tokens stay as they are. Ids the tokenizer does not use
-    /// become `[PAD<id>]`, typed UNUSED, so the list is exactly as long as the word embeddings.
-    struct Vocabulary {
-        var tokens: [String] = []
-        var types: [Int32] = []
-        var specialIds: [(key: String, id: Int32)] = []
-        var model = "bert"
-
-        /// The `tokenizer.ggml.*` keys.
-        var metadata: [(String, Value)] {
-            [("tokenizer.ggml.model", .string(model)), ("tokenizer.ggml.tokens", .strings(tokens)),
-             ("tokenizer.ggml.token_type", .i32s(types))] + specialIds.map { ($0.key, .u32(UInt32($0.id))) }
-        }
-
-        init(_ model: Model, size: Int) throws(Error) {
-            let tokenizer: Tokenizer
-            do { tokenizer = try Tokenizer.load(from: model) } catch {
-                throw .tokenizerNotWordPiece(model.files["tokenizer.json"] == nil && model.files["vocab.txt"] == nil
-                    ? "missing (no tokenizer.json or vocab.txt)" : "unreadable (\(error))")
-            }
-            guard type(of: tokenizer.model).ggufModelName == "bert" else { throw .tokenizerNotWordPiece(tokenizer.kind) }
-            let added = Dictionary(tokenizer.addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let largestId = max(tokenizer.model.idCount - 1, Int(added.keys.max() ?? -1))
-            guard largestId < size else { throw .vocabularyLargerThanEmbeddings(tokenizer: largestId + 1, embeddings: size) }
-            for id in 0..<size {
-                guard let text = tokenizer.token(for: Int32(id)) else {
-                    tokens.append("[PAD\(id)]")
-                    types.append(TokenType.unused)
-                    continue
-                }
-                let type = added[Int32(id)].map { $0.special ? TokenType.control : TokenType.userDefined } ?? TokenType.normal
-                tokens.append(type == TokenType.control ? text : tokenizer.model.ggufTokenText(text))
-                types.append(type)
-            }
-
-            // llama.cpp's WordPiece adds the BOS id in front and the separator id at the end of every input.
-            guard let cls = tokenizer.postProcessor.prefix.last?.id else { throw .noSpecialToken("leading ([CLS])") }
-            guard let sep = tokenizer.postProcessor.suffix.last?.id else { throw .noSpecialToken("trailing ([SEP])") }
-            specialIds = [
-                ("tokenizer.ggml.bos_token_id", cls),
-                ("tokenizer.ggml.eos_token_id", sep),
-                ("tokenizer.ggml.cls_token_id", cls),
-                ("tokenizer.ggml.seperator_token_id", sep),  // sic: llama.cpp's spelling
-                ("tokenizer.ggml.unknown_token_id", tokenizer.model.unkId ?? 0),
-                ("tokenizer.ggml.padding_token_id", tokenizer.padId),
-            ]
-            // tokenizer_config.json names the mask token as a string or as an added-token object.
-            let config = (try? model.files["tokenizer_config.json"].map { try JSON.parse($0) }) ?? nil
-            let maskName = config?["mask_token"]?.stringValue ?? config?["mask_token"]?["content"]?.stringValue ?? "[MASK]"
-            if let mask = tokenizer.id(for: maskName) {
-                specialIds.append(("tokenizer.ggml.mask_token_id", mask))
-            }
-        }
-    }
-
     /// Little-endian GGUF encoding of the header.
     struct Encoder {
         var bytes: [UInt8] = []
@@ -285,6 +231,7 @@ public enum GGUF {
 
         /// GGUF value types (`enum gguf_type`), the ones written here.
         enum ValueType {
+            static let u8: UInt32 = 0
             static let u32: UInt32 = 4
             static let i32: UInt32 = 5
             static let f32: UInt32 = 6
@@ -300,7 +247,7 @@ public enum GGUF {
             case .f32: return ValueType.f32
             case .bool: return ValueType.bool
             case .string: return ValueType.string
-            case .strings, .i32s: return ValueType.array
+            case .strings, .i32s, .f32s, .u8s: return ValueType.array
             case .f64: return ValueType.f64
             }
         }
@@ -322,6 +269,14 @@ public enum GGUF {
                 u32(ValueType.i32)
                 u64(UInt64(list.count))
                 for v in list { u32(UInt32(bitPattern: v)) }
+            case .f32s(let list):
+                u32(ValueType.f32)
+                u64(UInt64(list.count))
+                for v in list { u32(v.bitPattern) }
+            case .u8s(let list):
+                u32(ValueType.u8)
+                u64(UInt64(list.count))
+                bytes += list
             }
         }
     }

@@ -104,9 +104,6 @@ struct BPE: TokenizerModel {
     }
     func tokenText(_ id: Int32) -> String? { id >= 0 && Int(id) < texts.count && !texts[Int(id)].isEmpty ? texts[Int(id)] : nil }
     func id(for token: String) -> Int32? { vocab[token] }
-    /// Not exported yet: the GGUF writer targets llama.cpp's bert architecture with its WordPiece tokenizer.
-    static let ggufModelName: String? = nil
-    func ggufTokenText(_ text: String) -> String { text }
 
     /// The id of the word's `i`th character (of `n`) as an initial symbol, with prefix/suffix as HF adds them.
     @inline(__always)
@@ -201,4 +198,41 @@ func hex2(_ b: UInt8) -> String {
     s.unicodeScalars.append(digits[Int(b >> 4)])
     s.unicodeScalars.append(digits[Int(b & 15)])
     return s
+}
+
+// MARK: GGUF (llama.cpp's BPE tokenizer, "gpt2")
+
+extension BPE: GGUFTokenizerModel {
+    static let ggufModelName = "gpt2"
+    static let addsSpecialTokensByFlag = true
+    func ggufTokenText(_ text: String) -> String { text }
+
+    /// The merges in rank order as llama.cpp reads them ("left right").
+    var mergeTexts: [String] {
+        merges.sorted { $0.value.rank < $1.value.rank }.map { key, _ in
+            texts[Int(key >> 32)] + " " + texts[Int(key & 0xFFFF_FFFF)]
+        }
+    }
+
+    /// llama.cpp runs GPT-2's byte-level BPE: no normalizer, ByteLevel with GPT-2's split and no prefix space
+    /// (its BPE forces add_space_prefix off), plain merges.
+    func ggufPipeline(_ tokenizer: Tokenizer) throws(GGUF.Error) -> GGUFPipeline {
+        if let n = tokenizer.normalizer {
+            throw .tokenizerUnsupported("its BPE has the normalizer \(n.summary); llama.cpp's byte-level BPE has none")
+        }
+        guard let pre = tokenizer.preTokenizer, pre.flattened == [.byteLevel(addPrefixSpace: false, useRegex: true)] else {
+            let p = tokenizer.preTokenizer?.summary ?? "none"
+            throw .tokenizerUnsupported(p.contains("ByteLevel(add_prefix_space") || p.contains("prefix")
+                ? "its pre-tokenizer is \(p); llama.cpp's BPE never adds a prefix space and splits with GPT-2's regex only"
+                : "its pre-tokenizer is \(p); llama.cpp's \"gpt-2\" BPE is ByteLevel with GPT-2's regex and no prefix space")
+        }
+        for (on, what) in [(byteFallback, "byte_fallback"), (ignoreMerges, "ignore_merges"),
+                           (continuingSubwordPrefix != nil, "continuing_subword_prefix"), (endOfWordSuffix != nil, "end_of_word_suffix")] where on {
+            throw .tokenizerUnsupported("its BPE model sets \(what), which llama.cpp's gpt-2 BPE does not do")
+        }
+        let post = tokenizer.postProcessor
+        // "roberta-bpe" is "gpt-2" plus a separator between a pair (llama.cpp's converter names RoBERTa's so).
+        let name = !post.prefix.isEmpty && !post.suffix.isEmpty ? "roberta-bpe" : "gpt-2"
+        return GGUFPipeline(pre: name, keys: [("tokenizer.ggml.merges", .strings(mergeTexts))])
+    }
 }

@@ -15,6 +15,8 @@ struct PrecompiledCharsmap: Sendable, Equatable {
     /// Replacement text by pool offset, for every offset a reachable leaf names.
     private let replacements: [Int: [Unicode.Scalar]]
     let ruleCount: Int
+    /// The blob as tokenizer.json holds it (the GGUF writer passes it to llama.cpp unchanged).
+    let blob: [UInt8]
 
     static func == (a: Self, b: Self) -> Bool { a.units == b.units && a.replacements == b.replacements }
 
@@ -96,6 +98,7 @@ struct PrecompiledCharsmap: Sendable, Equatable {
         }
         let ruleCount = rules[root]
         self.units = units
+        self.blob = blob
         self.replacements = replacements
         self.ruleCount = ruleCount
     }

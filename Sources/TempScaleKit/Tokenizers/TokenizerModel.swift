@@ -2,7 +2,7 @@
 ///
 /// A model is one file (WordPiece.swift, BPE.swift, Unigram.swift) plus one line in `TokenizerModels.all`.
 /// Everything else in tempscale reaches the vocabulary through this protocol: the pipeline (`Tokenizer`),
-/// the reports (`kind`, `summary`) and the GGUF writer (`ggufVocabulary`).
+/// the reports (`kind`, `summary`) and, for the kinds llama.cpp has, the GGUF writer (`GGUFTokenizerModel`).
 protocol TokenizerModel: Sendable {
     /// tokenizer.json's `model.type` ("WordPiece", "BPE", "Unigram").
     static var typeName: String { get }
@@ -19,10 +19,6 @@ protocol TokenizerModel: Sendable {
     var idCount: Int { get }
     /// The options that change ids, for `inspect`/`tokenize` ("byte_fallback, fuse_unk").
     var options: [String] { get }
-    /// llama.cpp's `tokenizer.ggml.model` for this vocabulary, or nil when the GGUF writer cannot export it.
-    static var ggufModelName: String? { get }
-    /// A (non-control) token's text as llama.cpp's tokenizer of that kind reads it.
-    func ggufTokenText(_ text: String) -> String
 }
 
 /// Per-call buffers a model may reuse between words (one per encode call, never shared across threads).

@@ -64,9 +64,6 @@ struct Unigram: TokenizerModel {
     }
     func tokenText(_ id: Int32) -> String? { id >= 0 && Int(id) < pieces.count ? pieces[Int(id)] : nil }
     func id(for token: String) -> Int32? { vocab[token] }
-    /// Not exported yet: the GGUF writer targets llama.cpp's bert architecture with its WordPiece tokenizer.
-    static let ggufModelName: String? = nil
-    func ggufTokenText(_ text: String) -> String { text }
     func score(_ id: Int32) -> Double { pieceScores[Int(id)] }
 
     func tokenize(_ word: ArraySlice<Unicode.Scalar>, into ids: inout [Int32], scratch: inout TokenizerScratch) {
@@ -163,5 +160,59 @@ struct Unigram: TokenizerModel {
         if lead < 0xE0 { return 2 }
         if lead < 0xF0 { return 3 }
         return 4
+    }
+}
+
+// MARK: GGUF (llama.cpp's UGM tokenizer, "t5")
+
+extension Unigram: GGUFTokenizerModel {
+    static let ggufModelName = "t5"
+    static let addsSpecialTokensByFlag = true
+    static let typesUnknown = true
+    func ggufTokenText(_ text: String) -> String { text }
+
+    /// The pieces' log probabilities; rows past the vocabulary get the converter's filler score.
+    func ggufScores(size: Int) -> [Float]? {
+        (0..<size).map { $0 < pieceScores.count ? Float(pieceScores[$0]) : -10_000 }
+    }
+
+    /// llama.cpp's UGM is SentencePiece's own pipeline: the precompiled charsmap, optionally runs of spaces
+    /// collapsed and the ends trimmed (`remove_extra_whitespaces`), spaces as ▁ with one in front
+    /// (`add_space_prefix`), Viterbi over the pieces, no byte fallback.
+    func ggufPipeline(_ tokenizer: Tokenizer) throws(GGUF.Error) -> GGUFPipeline {
+        guard !byteFallback else {
+            throw .tokenizerUnsupported("its Unigram model sets byte_fallback; llama.cpp's UGM tokenizer has no byte fallback")
+        }
+        var charsmap: [UInt8]?
+        var collapsesSpaces = false
+        for n in tokenizer.normalizer?.flattened ?? [] {
+            switch n {
+            // llama.cpp: the charsmap (none: text unchanged), then runs of spaces collapsed — in that order.
+            case .precompiled(let map) where charsmap == nil && !collapsesSpaces: charsmap = map.blob
+            case .replace(.regex(.spaceRuns), with: [" "]) where !collapsesSpaces: collapsesSpaces = true
+            default:
+                throw .tokenizerUnsupported("its normalizer \(tokenizer.normalizer!.summary) has \(n.summary) there, which llama.cpp's UGM does not do (it runs a precompiled charsmap, then collapses runs of spaces)")
+            }
+        }
+        let parts = tokenizer.preTokenizer?.flattened ?? []
+        var metaspace: Metaspace?
+        switch parts.count {
+        case 1: if case .metaspace(let m) = parts[0] { metaspace = m }
+        case 2: if parts[0] == .whitespaceSplit, case .metaspace(let m) = parts[1] { metaspace = m; collapsesSpaces = true }
+        default: break
+        }
+        guard let m = metaspace, m.replacement == "\u{2581}", m.split else {
+            throw .tokenizerUnsupported("its pre-tokenizer is \(tokenizer.preTokenizer?.summary ?? "none"); llama.cpp's UGM splits as Metaspace(\"▁\", split) does, optionally after WhitespaceSplit")
+        }
+        // llama.cpp's merging also puts a ▁ before the first word, whatever add_space_prefix says.
+        if collapsesSpaces && m.prependScheme == .never {
+            throw .tokenizerUnsupported("its Metaspace never prepends ▁ but spaces are collapsed; llama.cpp's UGM then always prepends one")
+        }
+        var keys: [(String, GGUF.Value)] = [
+            ("tokenizer.ggml.add_space_prefix", .bool(m.prependScheme != .never)),
+            ("tokenizer.ggml.remove_extra_whitespaces", .bool(collapsesSpaces)),
+        ]
+        if let charsmap { keys.append(("tokenizer.ggml.precompiled_charsmap", .u8s(charsmap))) }
+        return GGUFPipeline(pre: "default", keys: keys)
     }
 }

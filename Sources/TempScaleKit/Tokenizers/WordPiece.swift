@@ -42,12 +42,6 @@ struct WordPiece: TokenizerModel {
     func tokenText(_ id: Int32) -> String? { id >= 0 && Int(id) < texts.count && !texts[Int(id)].isEmpty ? texts[Int(id)] : nil }
     func id(for token: String) -> Int32? { vocab[token] }
 
-    static let ggufModelName: String? = "bert"
-    /// llama.cpp's "phantom space" form: a word-initial piece carries `▁` (U+2581) in front, a continuation
-    /// piece loses its `##`.
-    func ggufTokenText(_ text: String) -> String {
-        text.hasPrefix(continuingSubwordPrefix) ? String(text.dropFirst(continuingSubwordPrefix.count)) : "\u{2581}" + text
-    }
 
     /// Appends the ids of one pre-tokenized word.
     func tokenize(_ word: ArraySlice<Unicode.Scalar>, into ids: inout [Int32], scratch buffers: inout TokenizerScratch) {
@@ -85,5 +79,35 @@ struct WordPiece: TokenizerModel {
             ids.removeSubrange(firstPiece...)
             ids.append(unk)
         }
+    }
+}
+
+// MARK: GGUF (llama.cpp's WPM tokenizer)
+
+extension WordPiece: GGUFTokenizerModel {
+    static let ggufModelName = "bert"
+    static let addsSpecialTokensByFlag = false
+
+    /// llama.cpp's "phantom space" form: a word-initial piece carries `▁` (U+2581) in front, a continuation
+    /// piece loses its `##`.
+    func ggufTokenText(_ text: String) -> String {
+        text.hasPrefix(continuingSubwordPrefix) ? String(text.dropFirst(continuingSubwordPrefix.count)) : "\u{2581}" + text
+    }
+
+    /// WPM's one pipeline is BertNormalizer + BertPreTokenizer: control characters dropped, CJK characters split,
+    /// then (steered by two keys, both on by default) accents stripped and lowercased; split at whitespace and
+    /// punctuation.
+    func ggufPipeline(_ tokenizer: Tokenizer) throws(GGUF.Error) -> GGUFPipeline {
+        guard case .bert(let b)? = tokenizer.normalizer else {
+            throw .tokenizerUnsupported("its normalizer is \(tokenizer.normalizer?.summary ?? "none"); llama.cpp's WordPiece normalizes as BertNormalizer does")
+        }
+        guard b.cleanText, b.handleChineseChars else {
+            throw .tokenizerUnsupported("its BertNormalizer turns off \(b.cleanText ? "handle_chinese_chars" : "clean_text"), which llama.cpp's WordPiece always does")
+        }
+        guard tokenizer.preTokenizer == .bert else {
+            throw .tokenizerUnsupported("its pre-tokenizer is \(tokenizer.preTokenizer?.summary ?? "none"); llama.cpp's WordPiece splits as BertPreTokenizer does")
+        }
+        return GGUFPipeline(keys: [("tokenizer.ggml.normalizer.lowercase", .bool(b.lowercase)),
+                                   ("tokenizer.ggml.normalizer.strip_accents", .bool(b.stripAccents))])
     }
 }
