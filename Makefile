@@ -197,10 +197,12 @@ bench: deps build models venv $(TOK)/.complete
 # The length-collapse lab on both real models: collapse, spectrum and tune on the `make data` sets; rewrites
 # results/<model>/ (text, JSON, SVG plots) that the README quotes; results/*/timings.log has the wall times.
 # MPNet (1.8 BBC documents/s here against MiniLM's 21) runs shorter grids and samples and skips BBC classification.
-lab: build models data
+lab: build models data $(E5)/.complete $(TOK)/.complete
 	@core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	scripts/lab.sh minilm $(MINILM) && GRID=0.6,0.8,1.0 TAUS=1,0.8,0.6 PER_BUCKET=150 \
-	  scripts/lab.sh mpnet $(MPNET) collapse spectrum lee debian && GRID=0.8,1.0 scripts/lab.sh mpnet $(MPNET) bbc-retrieval
+	  scripts/lab.sh mpnet $(MPNET) collapse spectrum lee lee-docs debian && GRID=0.8,1.0 scripts/lab.sh mpnet $(MPNET) bbc-retrieval && \
+	GRID=0.6,0.8,1.0 TAUS=1,0.8,0.6 PER_BUCKET=150 DOC_PROMPT=passage QUERY_PROMPT=query SYM_PROMPT=query \
+	  scripts/lab.sh e5-small $(E5) collapse collapse-multilingual spectrum lee lee-docs debian
 
 # Regenerate the committed golden embeddings with the pinned reference stack (never our encoder).
 golden: venv models

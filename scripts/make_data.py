@@ -10,6 +10,7 @@ Writes, each folder with a PROVENANCE.json:
   bbc-classification/texts.jsonl          BBC News article → its section (50 / 25 / 25 % per label)
   bbc-retrieval/                          headline → body (known item)
   lee-similarity/pairs.jsonl              Lee et al. (2005) document pairs with human similarity ratings
+  lee-similarity-by-document/pairs.jsonl  the same pairs, split by document: dev and test share no document
   debian-retrieval/                       Debian synopsis → long description
   bbc-classification-small/, bbc-retrieval-small/, debian-retrieval-small/   subsets for the test suite
 
@@ -365,7 +366,10 @@ def retrieval_small(out, name, full, source, note, corpus, queries, qrels, split
         write_json(folder / "PROVENANCE.json", prov)
 
 
-def lee_similarity(out, wheel):
+def lee_similarity(out, wheel, by_document=False):
+    """All 1,225 rated pairs split at random (a document then occurs in both splits), or — by_document — the
+    50 documents split in halves and only the pairs within one half kept (300 + 300: dev and test share no
+    document, so τ cannot be chosen on the very texts it is tested on)."""
     rng = random.Random(SEED)
     cor_path, sim_path = wheel.path(f"{LEE_DIR}/lee.cor"), wheel.path(f"{LEE_DIR}/similarities0-1.txt")
     # lee.cor: one document a line, Latin-1 (as gensim's own test_lee.py reads it).
@@ -378,22 +382,34 @@ def lee_similarity(out, wheel):
     if n != 50 or len(matrix) != n or any(len(row) != n for row in matrix):
         raise SystemExit(f"lee: expected 50 documents and a 50×50 matrix, got {n} and {len(matrix)} rows")
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    dev, _ = halves(range(len(pairs)), rng)
-    dev = set(dev)
-    rows = [{"text1": docs[i], "text2": docs[j], "score": matrix[i][j], "split": "dev" if k in dev else "test"}
-            for k, (i, j) in enumerate(pairs)]
+    if by_document:
+        dev_docs, _ = halves(range(n), rng)
+        dev_docs = set(dev_docs)
+        rows = [{"text1": docs[i], "text2": docs[j], "score": matrix[i][j], "split": "dev" if i in dev_docs else "test"}
+                for i, j in pairs if (i in dev_docs) == (j in dev_docs)]
+        name = "lee-similarity-by-document"
+        construction = ("the 50 documents split by a seeded shuffle, first half (25) dev, rest test; the pairs i < j "
+                        "(row-major order) with both documents in the same half, rated at row i, column j; the "
+                        "625 pairs across the halves are left out")
+    else:
+        dev, _ = halves(range(len(pairs)), rng)
+        dev = set(dev)
+        rows = [{"text1": docs[i], "text2": docs[j], "score": matrix[i][j], "split": "dev" if k in dev else "test"}
+                for k, (i, j) in enumerate(pairs)]
+        name = "lee-similarity"
+        construction = ("all 1,225 pairs i < j of the 50 documents (row-major order) with the rating at "
+                        "row i, column j; pairs split by a seeded shuffle, first half (rounded down) dev, rest test")
     files = [{"path": f"{LEE_DIR}/{name}", "sha256": sha256_file(wheel.path(f"{LEE_DIR}/{name}"))}
              for name in ("lee.cor", "similarities0-1.txt")]
-    with Output(out, "lee-similarity") as folder:
+    with Output(out, name) as folder:
         write_jsonl(folder / "pairs.jsonl", rows)
         write_json(folder / "PROVENANCE.json", {
-            "set": "lee-similarity",
+            "set": name,
             "task": "similarity",
             "text": "two short news documents (Lee, Pincombe & Welsh 2005, the corpus gensim's tests use); score = "
                     "the mean human similarity rating in [0, 1]",
             "source": wheel.source(files),
-            "construction": "all 1,225 pairs i < j of the 50 documents (row-major order) with the rating at "
-                            "row i, column j; pairs split by a seeded shuffle, first half (rounded down) dev, rest test",
+            "construction": construction,
             "seed": SEED,
             "counts": {s: {"pairs": sum(1 for r in rows if r["split"] == s)} for s in ("dev", "test")} | {"documents": n},
             "text_words": word_stats(docs),
@@ -484,6 +500,7 @@ def main():
                     corpus, queries, qrels, split_of)
 
     lee_similarity(args.out, Wheel(args.src, "gensim"))
+    lee_similarity(args.out, Wheel(args.src, "gensim"), by_document=True)
 
     corpus, queries, qrels, split_of, source = debian_retrieval(args.out)
     retrieval_small(args.out, "debian-retrieval-small", "debian-retrieval", source, None,

@@ -45,7 +45,7 @@ struct Embed: ParsableCommand {
                                             options: .init(batchSize: batch, threads: threads))
             let bar = ProgressBar("embed", unit: "texts", minimum: 256)
             let text: String
-            do { text = try promptText ?? (prompt == "" ? "" : embedder.promptText(named: prompt)) } catch let e as TextEmbedder.Error {
+            do { text = try embedder.promptText(promptText.map { .text($0) } ?? prompt.map { .named($0) } ?? .modelDefault) } catch let e as TextEmbedder.Error {
                 throw FileError(model + "/config_sentence_transformers.json", e)
             }
             let result = try embedder.embed(texts, temperature: temperature, prompt: text, progress: bar.update)

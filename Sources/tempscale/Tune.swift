@@ -14,12 +14,18 @@ struct TuneCommand: ParsableCommand {
             sets in .cache/data. The dev score only chooses τ; the result is τ = 1 against the chosen τ on
             the test split, with a paired bootstrap interval on the difference. For retrieval,
             --query-temperature gives queries their own τ grid (every query τ × document τ pair is tried).
+            Prompts (config_sentence_transformers.json) are applied as sentence-transformers' encode does:
+            the model's default_prompt_name unless --prompt names another ("" for none); for retrieval,
+            --query-prompt and --document-prompt give each side its own (E5: query / passage). The
+            *-text forms take the prompt text itself.
 
             Examples:
               tempscale tune models/all-MiniLM-L6-v2 --task classification --data .cache/data/bbc-classification
               tempscale tune minilm.tsm --task retrieval --data .cache/data/debian-retrieval --grid 0.6,0.8,1
               tempscale tune minilm.tsm --task retrieval --data beir/scifact --query-temperature 0.8,1 --grid 0.6,0.8,1
               tempscale tune minilm.tsm --task similarity --data .cache/data/lee-similarity --bake -o minilm-tuned.tsm
+              tempscale tune e5-small/ --task retrieval --data .cache/data/debian-retrieval --query-prompt query --document-prompt passage
+              tempscale tune e5-small/ --task similarity --data .cache/data/lee-similarity --prompt-text "query: "
             """
     )
 
@@ -36,6 +42,12 @@ struct TuneCommand: ParsableCommand {
     @Flag(help: "Replace the --bake output if it exists.") var force = false
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Worker threads.") var threads = 1
+    @Option(help: "Prompt name for every text (default: the model's default_prompt_name; \"\" for none).") var prompt: String?
+    @Option(help: "Prompt text for every text (instead of a named prompt).") var promptText: String?
+    @Option(help: "Retrieval: prompt name for the queries.") var queryPrompt: String?
+    @Option(help: "Retrieval: prompt text for the queries.") var queryPromptText: String?
+    @Option(help: "Retrieval: prompt name for the documents.") var documentPrompt: String?
+    @Option(help: "Retrieval: prompt text for the documents.") var documentPromptText: String?
     @Option(help: "Also write the JSON report to this file.") var jsonFile: String?
     @Flag(help: "Print the report as JSON.") var json = false
 
@@ -47,6 +59,10 @@ struct TuneCommand: ParsableCommand {
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
         if bake && output == nil { throw ValidationError("--bake needs -o/--output") }
         if output != nil && !bake { throw ValidationError("-o/--output is the destination of --bake; add --bake") }
+        for (a, b) in [("prompt", promptText), ("query-prompt", queryPromptText), ("document-prompt", documentPromptText)] {
+            let named = ["prompt": prompt, "query-prompt": queryPrompt, "document-prompt": documentPrompt][a]!
+            if named != nil && b != nil { throw ValidationError("give --\(a) or --\(a)-text, not both") }
+        }
     }
 
     func run() throws {
@@ -57,11 +73,16 @@ struct TuneCommand: ParsableCommand {
             let embedder = try TextEmbedder(model: source, maxLength: maxLength, options: .init(threads: threads))
             let options = Tuner.Options(grid: try parseTemperatures(grid, option: "--grid"),
                                         queryGrid: try queryTemperature.map { try parseTemperatures($0, option: "--query-temperature") },
-                                        k: k, resamples: bootstrap)
+                                        k: k, resamples: bootstrap,
+                                        prompt: Self.choice(prompt, promptText) ?? .modelDefault,
+                                        queryPrompt: Self.choice(queryPrompt, queryPromptText),
+                                        documentPrompt: Self.choice(documentPrompt, documentPromptText))
             let bar = ProgressBar("tune", unit: "embeddings", minimum: 64)
             let result: TuneResult
             do { result = try Tuner.run(embedder, task: task, data: data, options: options, progress: bar.update) } catch let e as Tuner.Error {
                 throw FileError(data, e)
+            } catch let e as TextEmbedder.Error {
+                throw FileError(model + "/config_sentence_transformers.json", e)
             }
             let report = TuneReport(result, model: embedder.model.displayName, data: data)
             try printReport(text: report.text(), json: report.json(), asJSON: json, jsonFile: jsonFile, inputs: [model])
@@ -76,6 +97,12 @@ struct TuneCommand: ParsableCommand {
                 }
             }
         }
+    }
+}
+
+extension TuneCommand {
+    static func choice(_ name: String?, _ text: String?) -> TextEmbedder.Prompt? {
+        text.map { .text($0) } ?? name.map { .named($0) }
     }
 }
 

@@ -214,6 +214,11 @@ final class LabCLITests: XCTestCase {
             (["tune", Paths.minilm, "--task", "classification", "--data", Self.data + "/bbc-classification-small", "--k", "500"], "exceeds"),
             (["tune", Paths.minilm, "--task", "similarity", "--data", Self.data + "/lee-similarity", "--bake"], "--output"),
             (["tune", Paths.minilm, "--task", "similarity", "--data", Self.data + "/lee-similarity", "--grid", "0.5,-1"], "temperature"),
+            (["tune", Paths.minilm, "--task", "similarity", "--data", Self.data + "/lee-similarity", "--query-prompt-text", "q: "], "retrieval only"),
+            (["tune", Paths.minilm, "--task", "similarity", "--data", Self.data + "/lee-similarity", "--prompt", "query"], "no prompt named 'query'"),
+            (["tune", Paths.minilm, "--task", "retrieval", "--data", Self.data + "/debian-retrieval-small", "--document-prompt", "a",
+              "--document-prompt-text", "b"], "not both"),
+            (["collapse", Paths.minilm, "--texts", texts, "--prompt", "passage"], "no prompt named 'passage'"),
         ]
         for (args, needle) in bad {
             let r = try run(args)

@@ -46,4 +46,33 @@ final class MultilingualE5Tests: XCTestCase {
         let a = embedder.encoder.embed(ids: Array(long), temperature: 1), b = embedder.encoder.embed(ids: Array(long), temperature: 0.5)
         for (x, y) in zip(a, b) { XCTAssertLessThan(Verifier.cosine(x, y), 0.999) }
     }
+
+    /// tune's separate query and document prompts (E5's "query: " / "passage: ") reach the embeddings: the dev
+    /// nDCG@10 at τ = 1 is the one computed here from `embed(prompt:)` directly, and differs from no prompts.
+    func testTuneAppliesSeparateQueryAndDocumentPrompts() throws {
+        let (model, _) = try inputs()
+        let embedder = try TextEmbedder(model: model, maxLength: 96, options: .init(batchSize: 16, threads: 2))
+        let data = Paths.cache + "/data/debian-retrieval-small"
+        let set = try TuneData.retrieval(at: data)
+        let with = try Tuner.run(embedder, task: .retrieval, data: data,
+                                 options: .init(grid: [1], resamples: 100, queryPrompt: .named("query"), documentPrompt: .named("passage")))
+        XCTAssertEqual(with.prompts, .init(query: "query: ", document: "passage: "))
+        let q = try embedder.embed(set.dev.map { set.queries[$0.query] }, prompt: "query: ").embeddings
+        let d = try embedder.embed(set.corpus, prompt: "passage: ").embeddings
+        let sims = Tuner.similarityMatrix(Cosine.normalized(q), Cosine.normalized(d))
+        let ndcg = zip(sims, set.dev).map { RankingMetrics.ndcg(at: 10, ranking: RankingMetrics.topK($0, k: 10), gains: $1.gains) }
+        XCTAssertEqual(with.candidates[0].dev[0], Tuner.mean(ndcg), accuracy: 1e-9)
+        let without = try Tuner.run(embedder, task: .retrieval, data: data, options: .init(grid: [1], resamples: 100, prompt: .named("")))
+        XCTAssertEqual(without.prompts, .init(query: "", document: ""))
+        print("e5-small debian-retrieval-small dev nDCG@10 at τ = 1: query:/passage: prompts \(with.candidates[0].dev[0]), none \(without.candidates[0].dev[0])")
+        XCTAssertNotEqual(with.candidates[0].dev[0], without.candidates[0].dev[0])
+        // Query and document prompts are for retrieval; similarity refuses them.
+        XCTAssertThrowsError(try Tuner.run(embedder, task: .similarity, data: Paths.cache + "/data/lee-similarity",
+                                           options: .init(grid: [1], queryPrompt: .named("query")))) { e in
+            XCTAssertEqual(e as? Tuner.Error, .sidePromptNeedsRetrieval)
+        }
+        XCTAssertThrowsError(try Tuner.run(embedder, task: .retrieval, data: data, options: .init(grid: [1], queryPrompt: .named("question")))) { e in
+            XCTAssertTrue("\(e)".contains("no prompt named 'question'"), "\(e)")
+        }
+    }
 }

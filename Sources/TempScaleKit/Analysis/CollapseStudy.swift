@@ -4,6 +4,8 @@ public struct CollapseStudy: Sendable {
     public let temperatures: [Double]
     public let buckets: LengthBuckets
     public let maxLength: Int
+    /// The prompt text put in front of every text ("" none).
+    public let prompt: String
     public let textCount: Int
     /// Texts cut at `maxLength`, among all the input (before sampling).
     public let truncatedCount: Int
@@ -19,9 +21,12 @@ public struct CollapseStudy: Sendable {
     public var gaps: [Double?] { statistics.map(Collapse.gap) }
 
     public static func run(_ embedder: TextEmbedder, texts: [String], temperatures: [Double], buckets: LengthBuckets,
-                           perBucket: Int?, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> CollapseStudy {
+                           perBucket: Int?, prompt: TextEmbedder.Prompt = .modelDefault,
+                           progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> CollapseStudy {
         for t in temperatures { try TextEmbedder.checkTemperature(t) }
-        let encodings = embedder.tokenize(texts)
+        let promptText = try embedder.promptText(prompt)
+        let encodings = embedder.tokenize(texts, prompt: promptText)
+        let skip = embedder.promptLength(promptText)
         let lengths = encodings.map(\.ids.count)
         let members = buckets.sample(lengths: lengths, perBucket: perBucket)
         let available = buckets.sample(lengths: lengths, perBucket: nil).map(\.count)
@@ -35,10 +40,11 @@ public struct CollapseStudy: Sendable {
         var stats: [[Collapse.BucketStatistics]] = []
         for (k, t) in temperatures.enumerated() {
             let e = embedder.encoder.embed(ids: ids, temperature: Float(t), padId: embedder.tokenizer.padId,
+                                           promptLengths: skip > 0 ? [Int](repeating: skip, count: ids.count) : nil,
                                            progress: stageProgress(progress, from: k * ids.count, of: total))
             stats.append(Collapse.statistics(e, buckets: local))
         }
-        return CollapseStudy(temperatures: temperatures, buckets: buckets, maxLength: embedder.maxLength, textCount: texts.count,
+        return CollapseStudy(temperatures: temperatures, buckets: buckets, maxLength: embedder.maxLength, prompt: promptText, textCount: texts.count,
                              truncatedCount: encodings.filter(\.truncated).count,
                              belowFirstEdge: lengths.filter { buckets.index(of: $0) == nil }.count,
                              members: members, available: available, statistics: stats)

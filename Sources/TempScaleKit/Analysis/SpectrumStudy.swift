@@ -9,6 +9,8 @@ public struct SpectrumStudy: Sendable {
     /// The model's encoder layers (hidden-state index of the last layer's output).
     public let modelLayers: Int
     public let maxLength: Int
+    /// The prompt text put in front of every text ("" none).
+    public let prompt: String
     public let textCount: Int
     public let truncatedCount: Int
     public let members: [[Int]]
@@ -57,7 +59,7 @@ public struct SpectrumStudy: Sendable {
     }
 
     public static func run(_ embedder: TextEmbedder, texts: [String], temperatures: [Double], buckets: LengthBuckets,
-                           perBucket: Int?, layers: [Int]?, threads: Int,
+                           perBucket: Int?, layers: [Int]?, threads: Int, prompt: TextEmbedder.Prompt = .modelDefault,
                            progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> SpectrumStudy {
         for t in temperatures { try TextEmbedder.checkTemperature(t) }
         let count = embedder.model.architecture.dims.layers
@@ -65,7 +67,8 @@ public struct SpectrumStudy: Sendable {
             throw FileError(embedder.model.path, Error.badLayer(bad, layers: count))
         }
         let chosenLayers = layers ?? Array(0..<count)
-        let encodings = embedder.tokenize(texts)
+        let promptText = try embedder.promptText(prompt)
+        let encodings = embedder.tokenize(texts, prompt: promptText)
         let lengths = encodings.map(\.ids.count)
         let members = buckets.sample(lengths: lengths, perBucket: perBucket)
         let jobs = temperatures.indices.flatMap { k in members.indices.flatMap { b in members[b].indices.map { (k, b, $0) } } }
@@ -81,7 +84,7 @@ public struct SpectrumStudy: Sendable {
             }
         }
         return SpectrumStudy(temperatures: temperatures, buckets: buckets, layers: chosenLayers, modelLayers: count,
-                             maxLength: embedder.maxLength,
+                             maxLength: embedder.maxLength, prompt: promptText,
                              textCount: texts.count, truncatedCount: encodings.filter(\.truncated).count,
                              members: members, measurements: box.rows)
     }

@@ -27,6 +27,14 @@ public struct TuneResult: Sendable {
     public let testCount: Int
     public let referenceCount: Int
     public let k: Int?
+    /// The prompt texts in front of the queries and the documents ("" none; similarity and classification use
+    /// the document one for every text).
+    public let prompts: Prompts
+
+    public struct Prompts: Sendable, Equatable {
+        public let query: String
+        public let document: String
+    }
 
     public var best: Candidate { candidates[chosen] }
 }
@@ -38,8 +46,17 @@ public enum Tuner {
         public var k: Int
         public var resamples: Int
         public var seed: UInt64
+        /// The prompt in front of every text; retrieval's queries and documents may each have their own
+        /// (E5: "query: " and "passage: "), which replaces it for them.
+        public var prompt: TextEmbedder.Prompt
+        public var queryPrompt: TextEmbedder.Prompt?
+        public var documentPrompt: TextEmbedder.Prompt?
         public init(grid: [Double] = [0.1, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], queryGrid: [Double]? = nil, k: Int = 5,
-                    resamples: Int = 1000, seed: UInt64 = 20_241_031) {
+                    resamples: Int = 1000, seed: UInt64 = 20_241_031, prompt: TextEmbedder.Prompt = .modelDefault,
+                    queryPrompt: TextEmbedder.Prompt? = nil, documentPrompt: TextEmbedder.Prompt? = nil) {
+            self.prompt = prompt
+            self.queryPrompt = queryPrompt
+            self.documentPrompt = documentPrompt
             self.grid = grid
             self.queryGrid = queryGrid
             self.k = k
@@ -50,11 +67,13 @@ public enum Tuner {
 
     public enum Error: ReasonError, Equatable {
         case queryGridNeedsRetrieval
+        case sidePromptNeedsRetrieval
         case kTooLarge(Int, train: Int)
         case undefined(String)
         public var description: String {
             switch self {
             case .queryGridNeedsRetrieval: return "--query-temperature applies to retrieval only (similarity and classification embed one kind of text)"
+            case .sidePromptNeedsRetrieval: return "query and document prompts apply to retrieval only (similarity and classification embed one kind of text: use --prompt)"
             case .kTooLarge(let k, let n): return "--k \(k) exceeds the \(n) train texts"
             case .undefined(let what): return what
             }
@@ -65,13 +84,16 @@ public enum Tuner {
                            progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> TuneResult {
         for t in o.grid + (o.queryGrid ?? []) { try TextEmbedder.checkTemperature(t) }
         if o.queryGrid != nil && task != .retrieval { throw Error.queryGridNeedsRetrieval }
+        if (o.queryPrompt != nil || o.documentPrompt != nil) && task != .retrieval { throw Error.sidePromptNeedsRetrieval }
+        let prompts = TuneResult.Prompts(query: try embedder.promptText(o.queryPrompt ?? o.prompt),
+                                         document: try embedder.promptText(o.documentPrompt ?? o.prompt))
         switch task {
-        case .retrieval: return try retrieval(embedder, try TuneData.retrieval(at: data), o, progress)
-        case .similarity: return try similarity(embedder, try TuneData.similarity(at: data), o, progress)
+        case .retrieval: return try retrieval(embedder, try TuneData.retrieval(at: data), o, prompts, progress)
+        case .similarity: return try similarity(embedder, try TuneData.similarity(at: data), o, prompts, progress)
         case .classification:
             let set = try TuneData.classification(at: data)
             guard o.k >= 1, o.k <= set.train.count else { throw FileError(data, Error.kTooLarge(o.k, train: set.train.count)) }
-            return try classification(embedder, set, o, progress)
+            return try classification(embedder, set, o, prompts, progress)
         }
     }
 
@@ -86,15 +108,16 @@ public enum Tuner {
 
     // MARK: retrieval
 
-    static func retrieval(_ embedder: TextEmbedder, _ set: RetrievalSet, _ o: Options,
+    static func retrieval(_ embedder: TextEmbedder, _ set: RetrievalSet, _ o: Options, _ prompts: TuneResult.Prompts,
                           _ progress: (@Sendable (Int, Int) -> Void)?) throws -> TuneResult {
         let devQ = set.dev.map(\.query), testQ = set.test.map(\.query)
         let qGrid = o.queryGrid ?? o.grid
         let docTaus = unique(o.grid + [1])
         let total = set.corpus.count * docTaus.count + devQ.count * qGrid.count + testQ.count * 2
         let cache = EmbeddingCache(embedder, total: total, progress: progress)
-        let corpus = cache.texts("corpus", set.corpus), devTexts = cache.texts("dev", devQ.map { set.queries[$0] })
-        let testTexts = cache.texts("test", testQ.map { set.queries[$0] })
+        let corpus = cache.texts("corpus", set.corpus, prompt: prompts.document)
+        let devTexts = cache.texts("dev", devQ.map { set.queries[$0] }, prompt: prompts.query)
+        let testTexts = cache.texts("test", testQ.map { set.queries[$0] }, prompt: prompts.query)
         func scores(_ queries: EmbeddingCache.Texts, _ qt: Double, _ dt: Double, _ judged: [(query: Int, gains: [Int: Double])]) -> [[Double]] {
             let q = cache.embed(queries, qt), d = cache.embed(corpus, dt)
             let sims = similarityMatrix(q, d)
@@ -121,16 +144,16 @@ public enum Tuner {
                           testBaseline: base.map(mean), testChosen: cand.map(mean),
                           intervals: zip(cand, base).map { Bootstrap.pairedMean(candidate: $0, baseline: $1, resamples: o.resamples, seed: o.seed) },
                           resamples: o.resamples, seed: o.seed, devCount: devQ.count, testCount: testQ.count,
-                          referenceCount: set.corpus.count, k: nil)
+                          referenceCount: set.corpus.count, k: nil, prompts: prompts)
     }
 
     // MARK: similarity
 
-    static func similarity(_ embedder: TextEmbedder, _ set: SimilaritySet, _ o: Options,
+    static func similarity(_ embedder: TextEmbedder, _ set: SimilaritySet, _ o: Options, _ prompts: TuneResult.Prompts,
                            _ progress: (@Sendable (Int, Int) -> Void)?) throws -> TuneResult {
         let taus = unique(o.grid + [1])
         let cache = EmbeddingCache(embedder, total: set.texts.count * taus.count, progress: progress)
-        let texts = cache.texts("texts", set.texts)
+        let texts = cache.texts("texts", set.texts, prompt: prompts.document)
         func cosines(_ pairs: [SimilaritySet.Pair], _ t: Double) -> [Double] {
             let e = cache.embed(texts, t)
             return pairs.map { Cosine.dot(e[$0.a], e[$0.b]) }
@@ -148,18 +171,19 @@ public enum Tuner {
         return TuneResult(task: .similarity, metrics: ["Spearman"], candidates: candidates, chosen: chosen,
                           testBaseline: [Correlation.spearman(testGold, base)], testChosen: [Correlation.spearman(testGold, cand)],
                           intervals: [interval], resamples: o.resamples, seed: o.seed, devCount: set.dev.count,
-                          testCount: set.test.count, referenceCount: set.texts.count, k: nil)
+                          testCount: set.test.count, referenceCount: set.texts.count, k: nil, prompts: prompts)
     }
 
     // MARK: classification
 
-    static func classification(_ embedder: TextEmbedder, _ set: ClassificationSet, _ o: Options,
+    static func classification(_ embedder: TextEmbedder, _ set: ClassificationSet, _ o: Options, _ prompts: TuneResult.Prompts,
                                _ progress: (@Sendable (Int, Int) -> Void)?) throws -> TuneResult {
         let taus = unique(o.grid + [1])
         let total = set.train.count * taus.count + set.dev.count * o.grid.count + set.test.count * 2
         let cache = EmbeddingCache(embedder, total: total, progress: progress)
-        let train = cache.texts("train", set.train.map(\.text)), trainLabels = set.train.map(\.label)
-        let dev = cache.texts("dev", set.dev.map(\.text)), test = cache.texts("test", set.test.map(\.text))
+        let p = prompts.document
+        let train = cache.texts("train", set.train.map(\.text), prompt: p), trainLabels = set.train.map(\.label)
+        let dev = cache.texts("dev", set.dev.map(\.text), prompt: p), test = cache.texts("test", set.test.map(\.text), prompt: p)
         func correct(_ items: EmbeddingCache.Texts, _ truth: [String], _ t: Double) -> [Double] {
             let sims = similarityMatrix(cache.embed(items, t), cache.embed(train, t))
             return KNN.correct(predicted: KNN.predict(similarities: sims, trainLabels: trainLabels, k: o.k), truth: truth)
@@ -174,7 +198,7 @@ public enum Tuner {
                           testBaseline: [mean(base)], testChosen: [mean(cand)],
                           intervals: [Bootstrap.pairedMean(candidate: cand, baseline: base, resamples: o.resamples, seed: o.seed)],
                           resamples: o.resamples, seed: o.seed, devCount: set.dev.count, testCount: set.test.count,
-                          referenceCount: set.train.count, k: o.k)
+                          referenceCount: set.train.count, k: o.k, prompts: prompts)
     }
 
     // MARK: helpers
@@ -201,7 +225,7 @@ public enum Tuner {
 
 /// Each list of texts tokenised once and embedded once per τ (unit rows, double precision).
 final class EmbeddingCache: @unchecked Sendable {
-    struct Texts { let name: String; let ids: [[Int32]] }
+    struct Texts { let name: String; let ids: [[Int32]]; let promptLength: Int }
     let embedder: TextEmbedder
     let total: Int
     let progress: (@Sendable (Int, Int) -> Void)?
@@ -214,12 +238,15 @@ final class EmbeddingCache: @unchecked Sendable {
         self.progress = progress
     }
 
-    func texts(_ name: String, _ texts: [String]) -> Texts { Texts(name: name, ids: embedder.tokenize(texts).map(\.ids)) }
+    func texts(_ name: String, _ texts: [String], prompt: String) -> Texts {
+        Texts(name: name, ids: embedder.tokenize(texts, prompt: prompt).map(\.ids), promptLength: embedder.promptLength(prompt))
+    }
 
     func embed(_ t: Texts, _ tau: Double) -> [[Double]] {
         let key = "\(t.name)@\(tau)"
         if let e = store[key] { return e }
         let rows = embedder.encoder.embed(ids: t.ids, temperature: Float(tau), padId: embedder.tokenizer.padId,
+                                          promptLengths: t.promptLength > 0 ? [Int](repeating: t.promptLength, count: t.ids.count) : nil,
                                           progress: stageProgress(progress, from: done, of: total))
         done += t.ids.count
         let e = Cosine.normalized(rows)

@@ -51,6 +51,23 @@ public final class TextEmbedder: @unchecked Sendable {
         guard t.isFinite, t > 0 else { throw .badTemperature("\(t)") }
     }
 
+    /// Which prompt goes in front of a text: the model's default (as sentence-transformers' encode), one named in
+    /// config_sentence_transformers.json ("" for none), or a literal text.
+    public enum Prompt: Sendable, Equatable {
+        case modelDefault
+        case named(String)
+        case text(String)
+    }
+
+    /// The text of a prompt choice.
+    public func promptText(_ p: Prompt) throws(Error) -> String {
+        switch p {
+        case .modelDefault: return try promptText(named: nil)
+        case .named(let name): return name.isEmpty ? "" : try promptText(named: name)
+        case .text(let t): return t
+        }
+    }
+
     /// The prompt text for a prompt name (nil: the model's default prompt, as sentence-transformers' encode).
     public func promptText(named name: String?) throws(Error) -> String {
         let st = model.sentenceTransformers

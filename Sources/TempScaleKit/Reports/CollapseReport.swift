@@ -13,6 +13,7 @@ public struct CollapseReport {
         let s = study
         var out = "collapse: \(model), \(formatCount(s.textCount)) texts, \(formatCount(s.truncatedCount)) truncated at \(s.maxLength) tokens"
         if s.belowFirstEdge > 0 { out += ", \(s.belowFirstEdge) below the first bucket edge (left out)" }
+        if !s.prompt.isEmpty { out += ", prompt \(JSONValue.string(s.prompt).serialized()) in front of each" }
         out += "\nembedded per bucket: sampled/available; lengths in tokens, special tokens included\n"
         let sections: [(String, KeyPath<Collapse.BucketStatistics, Double?>)] = [
             ("mean pairwise cosine within the bucket (higher = more collapsed)", \.meanPairwiseCosine),
@@ -46,7 +47,7 @@ public struct CollapseReport {
         let s = study
         return .object(JSONObject([
             ("model", .string(model)), ("texts", .int(Int64(s.textCount))), ("truncated", .int(Int64(s.truncatedCount))),
-            ("max_length", .int(Int64(s.maxLength))), ("below_first_edge", .int(Int64(s.belowFirstEdge))),
+            ("max_length", .int(Int64(s.maxLength))), ("prompt", .string(s.prompt)), ("below_first_edge", .int(Int64(s.belowFirstEdge))),
             ("buckets", .array((0..<s.buckets.count).map { b in
                 .object(JSONObject([("label", .string(s.buckets.label(b))), ("min_tokens", .int(Int64(s.buckets.edges[b]))),
                                     ("available", .int(Int64(s.available[b]))), ("embedded", .int(Int64(s.members[b].count)))]))

@@ -10,6 +10,7 @@ public struct SpectrumReport {
     public func text() -> String {
         let s = study
         var out = "spectrum: \(model), \(formatCount(s.textCount)) texts, \(formatCount(s.truncatedCount)) truncated at \(s.maxLength) tokens; "
+        if !s.prompt.isEmpty { out += "prompt \(JSONValue.string(s.prompt).serialized()) in front of each; " }
         out += "layers \(s.layers.map(String.init).joined(separator: ","))\n"
         out += "σ_a = largest singular value of A − (1/n)·11ᵀ, mean over texts, layers and heads (smaller = stronger low-pass filter)\n"
         out += table { s.meanSigma(tau: $0, bucket: $1) }
@@ -50,7 +51,7 @@ public struct SpectrumReport {
         let s = study
         return .object(JSONObject([
             ("model", .string(model)), ("texts", .int(Int64(s.textCount))), ("truncated", .int(Int64(s.truncatedCount))),
-            ("max_length", .int(Int64(s.maxLength))), ("layers", .array(s.layers.map { .int(Int64($0)) })),
+            ("max_length", .int(Int64(s.maxLength))), ("prompt", .string(s.prompt)), ("layers", .array(s.layers.map { .int(Int64($0)) })),
             ("temperatures", .array(s.temperatures.indices.map { k in
                 .object(JSONObject([
                     ("tau", .double(s.temperatures[k])),

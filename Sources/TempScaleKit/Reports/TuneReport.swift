@@ -24,6 +24,12 @@ public struct TuneReport {
         case .classification: units = "\(formatCount(r.devCount)) dev / \(formatCount(r.testCount)) test texts, \(formatCount(r.referenceCount)) train texts, k = \(r.k ?? 0)"
         }
         var out = "tune: \(model) on \(data) (\(r.task.rawValue): \(units))\n"
+        let p = r.prompts
+        if p.query != p.document {
+            out += "prompts: queries \(JSONValue.string(p.query).serialized()), documents \(JSONValue.string(p.document).serialized())\n"
+        } else if !p.document.isEmpty {
+            out += "prompt: \(JSONValue.string(p.document).serialized()) in front of every text\n"
+        }
         out += "\ndev split — chooses τ (not a result)\n"
         let split = r.candidates.contains { $0.queryTau != nil }
         var t = TextTable((split ? ["τ_query", "τ_docs"] : ["τ"]) + r.metrics + [""])
@@ -61,6 +67,7 @@ public struct TuneReport {
             ("metrics", .array(r.metrics.map { .string($0) })), ("k", r.k.map { .int(Int64($0)) } ?? .null),
             ("dev_items", .int(Int64(r.devCount))), ("test_items", .int(Int64(r.testCount))),
             ("reference_items", .int(Int64(r.referenceCount))),
+            ("prompts", .object(JSONObject([("query", .string(r.prompts.query)), ("document", .string(r.prompts.document))]))),
             ("dev", .array(r.candidates.map { c in
                 .object(JSONObject([("query_tau", c.queryTau.map { .double($0) } ?? .null), ("tau", .double(c.tau)),
                                     ("scores", .array(c.dev.map(JSONValue.number)))]))
