@@ -146,10 +146,13 @@ def captured():
     result["stdout"] = out.getvalue()
 
 
+# Encoder-only classes for the encoder-decoder families (AutoModel would build the decoder and miss its weights).
+ENCODER_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+
+
 def model_class(config):
-    if config.get("model_type") == "t5":
-        return transformers.T5EncoderModel
-    return transformers.AutoModel
+    name = ENCODER_CLASSES.get(config.get("model_type"))
+    return getattr(transformers, name) if name else transformers.AutoModel
 
 
 def read_config(path):

@@ -129,14 +129,25 @@ final class HFExportTests: XCTestCase {
         })
     }()
 
+    /// The tiny families built from the real tokenizers' vocabularies (golden/tiny_families.py), with their
+    /// sentence-transformers modules (CLS + Dense for XLM-R, Dense for sentence-T5): τ 0.5.
+    static let familyModels = ["tiny-roberta-bpe", "tiny-xlmr", "tiny-t5", "tiny-st5", "tiny-mt5-gated", "tiny-umt5"]
+    static let families: Batch = {
+        makeBatch("families", familyModels.map { f in
+            let src = Paths.cache + "/tiny/" + f
+            return Job(name: name(f, 0.5), source: src, tau: 0.5, st: true, original: src, expect: 0.5)
+        })
+    }()
+
     override class func tearDown() {
         // The batches are built at most once per process; remove their exports.
-        for dir in [tinyDir, realDir].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: dir) }
+        for dir in [tinyDir, realDir, familiesDir].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: dir) }
         super.tearDown()
     }
 
     nonisolated(unsafe) static var tinyDir: String?
     nonisolated(unsafe) static var realDir: String?
+    nonisolated(unsafe) static var familiesDir: String?
 
     /// Asserts that every named export was written and that the python check passed it; returns
     /// the report's cases (and prints their max differences).
@@ -210,6 +221,28 @@ final class HFExportTests: XCTestCase {
                     XCTAssertTrue(files.contains(name), "\(f): \(name) missing from \(files)")
                 }
             }
+        }
+    }
+
+    /// RoBERTa with byte-level BPE, XLM-R with CLS pooling and Dense, T5, sentence-T5 (Dense), mT5 (gated GELU) and
+    /// UMT5 (a bias per block) exports load in transformers (their encoder classes) and in sentence-transformers
+    /// with every module, and compute what the originals compute with run-time τ.
+    func testEveryFamilyExportRunsInTransformersAndSentenceTransformers() throws {
+        try requirePython()
+        for f in Self.familyModels where !FileManager.default.fileExists(atPath: Paths.cache + "/tiny/\(f)/config.json") {
+            return XCTFail("\(Paths.cache)/tiny/\(f) is missing; run `make test` (it builds the tiny families)")
+        }
+        let batch = Self.families
+        Self.familiesDir = batch.dir
+        let cases = assertBatch(batch, names: Self.familyModels.map { Self.name($0, 0.5) })
+        XCTAssertEqual(cases.count, Self.familyModels.count)
+        for c in cases {
+            let label = c["label"]?.stringValue ?? ""
+            XCTAssertEqual(c["layers"]?.intValue, c["inputs"]?.arrayValue?.first?["softmax_calls"]?.intValue, label)
+            XCTAssertNotNil(c["st_max_abs"]?.doubleValue, "\(label): checked in sentence-transformers")
+        }
+        for f in ["tiny-xlmr", "tiny-st5"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: batch.dir + "/\(Self.name(f, 0.5))/2_Dense/model.safetensors"), "\(f): Dense weights exported")
         }
     }
 
