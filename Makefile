@@ -184,7 +184,11 @@ demo: deps build model $(VENV)/.gguf-stamp
 	@echo; echo "== tempscale patch --temperature 0.8 → native, hf, gguf; each verified against the τ = 0.8 golden"
 	@$(PY) scripts/demo_summary.py $(BIN) $(MINILM) golden/minilm.json.gz $(OUT)
 
-bench: deps build models venv $(TOK)/.complete
+# A base-size T5 encoder (t5-base dimensions, seeded random weights, the real T5 tokenizer) for the encoder bench.
+$(CACHE)/models/bench-t5-base/.complete: $(VENV)/.stamp $(TOK)/.complete scripts/make_bench_t5.py
+	$(PY) scripts/make_bench_t5.py --out $(CACHE)/models/bench-t5-base --tempscale $(BIN)
+
+bench: deps build models venv $(TOK)/.complete $(E5)/.complete $(CACHE)/models/bench-t5-base/.complete
 	$(PY) scripts/bench_tokenizers.py $(BIN) $(TOK)/corpus.jsonl.gz minilm=$(MINILM)/tokenizer.json \
 	  gpt2=$(TOK)/gpt2/tokenizer.json qwen2=$(TOK)/qwen2/tokenizer.json xlmr=$(TOK)/xlmr/tokenizer.json t5=$(TOK)/t5/tokenizer.json
 	python3 scripts/bench.py $(BIN) $(MINILM) $(MPNET) --python $(PY) --llama-convert "$$(scripts/fetch-llama-convert.sh || true)"
@@ -193,6 +197,8 @@ bench: deps build models venv $(TOK)/.complete
 	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 1
 	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 2
 	$(PY) scripts/bench_encoder.py $(BIN) $(MPNET) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 500
+	$(PY) scripts/bench_encoder.py $(BIN) $(E5) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 500
+	$(PY) scripts/bench_encoder.py $(BIN) $(CACHE)/models/bench-t5-base --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 250
 
 # The length-collapse lab on both real models: collapse, spectrum and tune on the `make data` sets; rewrites
 # results/<model>/ (text, JSON, SVG plots) that the README quotes; results/*/timings.log has the wall times.

@@ -7,12 +7,35 @@ Runs scripts/bench_peers.py (sentence-transformers on PyTorch CPU, ONNX Runtime)
 then `tempscale embed` on exactly the same texts with the same thread count and batch size, and
 prints texts/s and the ratios. Cold start: `tempscale embed` of one sentence from a native f32
 file against a fresh sentence-transformers process doing the same (from bench_peers.py).
-Effective GFLOP/s counts the encoder's matrix products (2·tokens·layers·(4h² + 2h·i)) against
-the sgemm GFLOP/s the peers script measured in the same run.
+Effective GFLOP/s counts the encoder's matrix products (2·tokens·layers·(4h² + 2h·i); for T5
+configs 4h·(heads·d_kv) + 2h·d_ff, or 3h·d_ff when the FFN is gated) against the sgemm GFLOP/s the
+peers script measured in the same run.
+
+T5 folders: torch 2.13's dynamo ONNX exporter fails on transformers 5.24's T5 with SDPA attention (the
+default; "Cannot view a tensor with shape [b, s, 12, 64] ... as (b, s, 768)" at T5Attention's reshape),
+so for them bench_peers.py's ONNX cache entry is made first, here, by bench_peers.py's own export_onnx
+with the model loaded with eager attention (the same function; ORT optimizes the graph either way). The
+sentence-transformers peer itself still runs the model's default attention.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+EXPORT_EAGER = r"""
+import json, os, sys
+sys.path.insert(0, os.path.join(sys.argv[1], "scripts"))
+import bench_peers, sentence_transformers
+path, key = bench_peers.onnx_cache_path(sys.argv[2])
+if not os.path.exists(path):
+    ST = sentence_transformers.SentenceTransformer
+    sentence_transformers.SentenceTransformer = lambda d, **kw: ST(d, model_kwargs={"attn_implementation": "eager"}, **kw)
+    print(f"bench_encoder: exporting ONNX with eager attention -> {path}", file=sys.stderr, flush=True)
+    bench_peers.export_onnx(sys.argv[2], path, key)
+    meta = path[:-5] + ".json"
+    m = json.load(open(meta))
+    m["attn_implementation"] = "eager (bench_encoder.py: the SDPA path does not export)"
+    json.dump(m, open(meta, "w"), indent=1)
+"""
 
 
 def main():
@@ -34,13 +57,21 @@ def main():
         for t in texts:
             f.write(json.dumps({"text": t}) + "\n")
     peers_out = os.path.join(work, "peers.json")
+    config = json.load(open(os.path.join(args.model, "config.json")))
+    if config.get("model_type") in ("t5", "mt5", "umt5"):
+        subprocess.run([py, "-c", EXPORT_EAGER, ROOT, args.model], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([py, os.path.join(ROOT, "scripts", "bench_peers.py"), "--model", args.model, "--corpus", corpus,
                     "--threads", str(args.threads), "--batch", str(args.batch), "--out", peers_out, "--max-wait", "20",
                     "--cold-repeat", "2"], check=True, stdout=subprocess.DEVNULL)
     peers = json.load(open(peers_out))
 
-    config = json.load(open(os.path.join(args.model, "config.json")))
-    h, i, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    if "d_model" in config:  # T5 family: d_model, heads × d_kv (need not equal d_model), d_ff, num_layers
+        h, i, layers = config["d_model"], config["d_ff"], config["num_layers"]
+        inner = config["num_heads"] * config["d_kv"]
+        ffn_mats = 3 if config.get("is_gated_act") or config.get("feed_forward_proj", "").startswith("gated") else 2
+    else:
+        h, i, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+        inner, ffn_mats = h, 2
     native = os.path.join(work, "model.tsm")
     subprocess.run([args.binary, "convert", args.model, "-o", native], check=True, stdout=subprocess.DEVNULL)
     tok = subprocess.run([args.binary, "tokenize", native, "--input", corpus, "--json"], check=True, capture_output=True, text=True)
@@ -59,7 +90,7 @@ def main():
         subprocess.run([args.binary, "embed", native, "--input", one], check=True, stdout=subprocess.DEVNULL)
         colds.append(time.perf_counter() - s)
 
-    flops = 2 * tokens * layers * (4 * h * h + 2 * h * i)
+    flops = 2 * tokens * layers * (4 * h * inner + ffn_mats * h * i)
     def peer(name):
         return (peers.get(name) or {}).get("wall_s_median")
     st_wall, ort_wall = peer("st"), peer("ort")
