@@ -157,8 +157,14 @@ $(CACHE)/golden/.st-modules: $(VENV)/.stamp golden/st_modules.py golden/generate
 
 families: $(CACHE)/tiny/.tf5.stamp $(CACHE)/tiny/.tf4.stamp $(CACHE)/golden/.st-modules
 
+# GGUF files made by llama.cpp's own converter and quantizer (F32, F16, Q8_0, Q4_0/1, Q5_0/1, Q6_K, Q4_K_M), and
+# the same made from a checkpoint with τ baked before converting: the inputs of `tempscale patch FILE.gguf` tests.
+$(CACHE)/gguf/.complete: $(VENV)/.gguf-stamp $(MINILM)/.complete scripts/make_gguf_fixtures.py | build
+	$(PY) scripts/make_gguf_fixtures.py --convert "$$(scripts/fetch-llama-convert.sh)" --tempscale $(BIN) \
+	  --model $(MINILM) --out $(CACHE)/gguf
+
 test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
-  $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz families
+  $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz families $(CACHE)/gguf/.complete
 	swift build -c release --product tempscale
 	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \

@@ -14,6 +14,12 @@
       [CLS]/[SEP]/… in the text). --max-ids N leaves out (and counts as "long") the golden texts of
       more than N ids, to keep a run short. Exit status 1 if the worst cosine is below --min-cosine.
 
+  check_gguf.py compare ORIGINAL PATCHED [--rows-of NAME=N …]
+      gguf-py reads both files: every key but tempscale.* must be equal; every tensor is dequantized
+      (gguf.quants) and reported as byte-identical, or as the factor patched/original (median over the
+      non-zero values) with the largest deviation from original × factor relative to the tensor's max.
+      --rows-of NAME=N: only the first N rows (ggml ne[1]) of NAME may differ.
+
   check_gguf.py tokenize FILE TEXTS
       llama.cpp's tokenizer from FILE (vocab_only): the ids of every text of TEXTS (JSON Lines with a
       "text" field, optionally gzipped), special tokens added as llama-cpp-python's embed adds them and
@@ -66,7 +72,7 @@ def load_golden(path):
     return json.loads(data)
 
 
-def llama_embeddings(path, golden_path, tau, min_cosine, max_ids=None):
+def llama_embeddings(path, golden_path, tau, min_cosine, max_ids=None, against=None):
     import llama_cpp
     from llama_cpp import Llama
 
@@ -76,10 +82,14 @@ def llama_embeddings(path, golden_path, tau, min_cosine, max_ids=None):
         raise SystemExit(f"golden has no τ = {tau_key}")
     max_len = golden["settings"]["max_seq_length"]
     # n_ctx/n_batch/n_ubatch ≥ the longest untruncated input, so every text's ids can be tokenized whole.
-    llm = Llama(model_path=path, embedding=True, n_ctx=512, n_batch=512, n_ubatch=512, n_threads=2, verbose=False)
+    def load(p):
+        return Llama(model_path=p, embedding=True, n_ctx=512, n_batch=512, n_ubatch=512, n_threads=2, verbose=False)
+
+    llm = load(path)
+    other = load(against) if against else None
     n_embd = llm.n_embd()
 
-    def embed(ids):
+    def embed(ids, llm=llm):
         # One text per decode, unpadded, as the goldens were made.
         llm._batch.reset()
         llm._ctx.kv_cache_clear()
@@ -92,6 +102,8 @@ def llama_embeddings(path, golden_path, tau, min_cosine, max_ids=None):
 
     compared, set_aside, long, cosines = 0, [], 0, []
     worst = (2.0, None)
+    worst_against = (2.0, None)
+    against_cosines = []
     for t in golden["texts"]:
         if max_ids is not None and len(t["ids"]) > max_ids:
             long += 1
@@ -109,6 +121,12 @@ def llama_embeddings(path, golden_path, tau, min_cosine, max_ids=None):
         compared += 1
         if cos < worst[0]:
             worst = (cos, t["id"])
+        if other is not None:
+            o = embed(ids, other)
+            c2 = float(got @ o / (np.linalg.norm(got) * np.linalg.norm(o)))
+            against_cosines.append(c2)
+            if c2 < worst_against[0]:
+                worst_against = (c2, t["id"])
     result = {
         "model": path, "tau": float(tau), "pooling_type": int(llm.pooling_type()), "n_embd": n_embd,
         "texts": len(golden["texts"]), "compared": compared, "set_aside": len(set_aside),
@@ -116,8 +134,54 @@ def llama_embeddings(path, golden_path, tau, min_cosine, max_ids=None):
         "mean_cosine": float(np.mean(cosines)) if cosines else None, "min_cosine": min_cosine,
         "llama_cpp_python": llama_cpp.__version__,
     }
+    if other is not None:
+        result.update({"against": against, "worst_cosine_against": worst_against[0], "worst_id_against": worst_against[1],
+                       "mean_cosine_against": float(np.mean(against_cosines)) if against_cosines else None})
     result["ok"] = compared > 0 and worst[0] >= min_cosine
     return result
+
+
+def compare(original, patched):
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    a, b = GGUFReader(original), GGUFReader(patched)
+
+    def fields(r):
+        out = {}
+        for f in r.fields.values():
+            if f.name.startswith("GGUF.") or f.name.startswith("tempscale."):
+                continue
+            c = f.contents()
+            out[f.name] = c if not isinstance(c, list) or len(c) < 64 else hashlib.sha256(repr(c).encode()).hexdigest()
+        return out
+
+    fa, fb = fields(a), fields(b)
+    keys_changed = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+    tb = {t.name: t for t in b.tensors}
+    tensors = {}
+    for t in a.tensors:
+        u = tb.get(t.name)
+        if u is None:
+            tensors[t.name] = {"missing": True}
+            continue
+        ra, rb = np.asarray(t.data), np.asarray(u.data)
+        entry = {"type": t.tensor_type.name, "same_type": t.tensor_type == u.tensor_type,
+                 "same": ra.tobytes() == rb.tobytes()}
+        if not entry["same"]:
+            x = dequantize(ra, t.tensor_type).astype(np.float64)
+            y = dequantize(rb, u.tensor_type).astype(np.float64)
+            x2, y2 = x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x.reshape(1, -1), y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(1, -1)
+            rows_changed = [i for i in range(x2.shape[0]) if not np.array_equal(x2[i], y2[i])] if x.ndim > 1 else None
+            nz = np.abs(x) > 0
+            factor = float(np.median(y[nz] / x[nz])) if nz.any() else None
+            scale = float(np.abs(x).max() * abs(factor)) if factor else 1.0
+            entry.update({"factor": factor, "max_rel_err": float(np.abs(y - x * factor).max() / scale) if factor else None,
+                          "rows_changed": [min(rows_changed), max(rows_changed) + 1, len(rows_changed)] if rows_changed else None})
+        tensors[t.name] = entry
+    return {"keys_changed": keys_changed, "tensors": tensors,
+            "tempscale": {f.name: f.contents() for f in b.fields.values() if f.name.startswith("tempscale.")},
+            "changed": sorted(n for n, e in tensors.items() if not e.get("same", False))}
 
 
 def tokenize(path, texts_path):
@@ -143,6 +207,10 @@ def main():
     l.add_argument("--tau", type=float, default=1.0)
     l.add_argument("--min-cosine", type=float, default=0.9999)
     l.add_argument("--max-ids", type=int, default=None)
+    l.add_argument("--against", default=None, help="also embed with this GGUF and report the worst cosine between the two")
+    c = sub.add_parser("compare")
+    c.add_argument("original")
+    c.add_argument("patched")
     t = sub.add_parser("tokenize")
     t.add_argument("file")
     t.add_argument("texts")
@@ -150,11 +218,14 @@ def main():
     if a.cmd == "read":
         out = read(a.file)
         ok = True
+    elif a.cmd == "compare":
+        out = compare(a.original, a.patched)
+        ok = True
     elif a.cmd == "tokenize":
         out = tokenize(a.file, a.texts)
         ok = True
     else:
-        out = llama_embeddings(a.file, a.golden, a.tau, a.min_cosine, a.max_ids)
+        out = llama_embeddings(a.file, a.golden, a.tau, a.min_cosine, a.max_ids, a.against)
         ok = out["ok"]
     json.dump(out, sys.stdout, default=lambda o: o.item() if hasattr(o, "item") else str(o))
     sys.stdout.write("\n")

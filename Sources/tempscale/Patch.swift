@@ -16,13 +16,14 @@ struct Patch: ParsableCommand {
               tempscale patch models/all-MiniLM-L6-v2 --temperature 0.8 --format hf -o minilm-t08/
               tempscale patch models/all-MiniLM-L6-v2 -t 0.8 --format gguf --dtype f16 -o minilm-t08.gguf
               tempscale patch bert-base/ -t 0.7 --layers 6-11 -o bert-late.tsm
+              tempscale patch minilm-q8_0.gguf -t 0.8 -o minilm-q8_0-t08.gguf
             """
     )
 
-    @Argument(help: "Model folder, weight file or .tsm file.") var model: String
+    @Argument(help: "Model folder, weight file, .tsm file or .gguf file (patched in place into a new .gguf).") var model: String
     @Option(name: .shortAndLong, help: "Temperature τ > 0 (the paper searches 0.5 – 0.9).") var temperature: Double
     @Option(name: .shortAndLong, help: "Output file (native, gguf) or folder (hf).") var output: String
-    @Option(help: "Output format: native, hf or gguf.") var format: OutputFormat = .native
+    @Option(help: "Output format: native (default), hf or gguf; a .gguf input gives gguf.") var format: OutputFormat?
     @Option(help: "Layers to patch: all, or indices and ranges like 0-5,8.") var layers = "all"
     @Option(help: "Storage type: f32, f16, bf16 or q8 (native only); default f32 (native) / source type (hf).")
     var dtype: DType?
@@ -36,6 +37,7 @@ struct Patch: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if GGUFFile.isGGUF(path: model) { return try patchGGUF() }
             let source = try ModelLoader.open(model)
             let selection: LayerSelection
             do { selection = try LayerSelection(parsing: layers, layerCount: source.architecture.dims.layers) } catch let e as BakeError {
@@ -44,9 +46,19 @@ struct Patch: ParsableCommand {
             let result = try Patcher.patch(source, tau: temperature, layers: selection)
             for w in result.warnings { printWarning(w) }
             let bar = ProgressBar("patch")
-            print(try ModelWriter.write(result.model, format: format, to: output, dtype: dtype, force: force, progress: bar.update))
+            print(try ModelWriter.write(result.model, format: format ?? .native, to: output, dtype: dtype, force: force, progress: bar.update))
             print("baked τ = \(temperature) into layers \(selection) (τ_total = \(result.model.temperature.total)): \(result.rule.explanation)")
         }
+    }
+
+    /// A GGUF file as llama.cpp wrote it: only the query path's scales change, in the file's own types.
+    func patchGGUF() throws {
+        if let format, format != .gguf { throw ValidationError("\(model) is a GGUF file: it is patched into GGUF (drop --format, or export the checkpoint instead)") }
+        if dtype != nil { throw ValidationError("\(model) is a GGUF file: it is patched in its own tensor types (drop --dtype)") }
+        let r = try GGUFPatcher.patch(model, tau: temperature, layers: layers, to: output, force: force)
+        let types = r.types.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        print("wrote \(output): \(formatBytes(r.bytes)), \(r.scales.count) tensors scaled (\(types)), every other byte copied")
+        print("baked τ = \(temperature) (τ_total = \(r.temperature.total)) into llama.cpp's \(r.architecture): \(r.explanation)")
     }
 }
 
@@ -68,7 +80,7 @@ struct Export: ParsableCommand {
             """
     )
 
-    @Argument(help: "Model folder, weight file or .tsm file.") var model: String
+    @Argument(help: "Model folder, weight file, .tsm file or .gguf file (patched in place into a new .gguf).") var model: String
     @Option(help: "Target: hf or gguf.") var to: OutputFormat
     @Option(name: .shortAndLong, help: "Output folder (hf) or file (gguf).") var output: String
     @Option(help: "f32 or f16 (hf also bf16).") var dtype: DType?
@@ -76,6 +88,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if GGUFFile.isGGUF(path: model) { throw ValidationError("\(model) is a GGUF file; export reads checkpoints and .tsm files (to bake τ into a GGUF, use patch)") }
             let source = try ModelLoader.open(model)
             print(try ModelWriter.write(source, format: to, to: output, dtype: dtype, force: force))
         }
