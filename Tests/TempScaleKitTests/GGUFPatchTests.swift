@@ -128,6 +128,15 @@ extension GGUFTests {
         let history = try JSON.parse(c.tempscale["tempscale.history"]?.stringValue ?? "")
         XCTAssertEqual(history["history"]?.arrayValue?.count, 2)
         XCTAssertEqual(c.tensors["blk.3.attn_q.weight"]?["factor"]?.doubleValue ?? 0, 2.5, accuracy: 1e-3)
+        // inspect reads it: architecture, types, the history and what patch would scale.
+        let i = try runCLI(["inspect", twice])
+        XCTAssertEqual(i.status, 0, i.stderr)
+        for needle in ["GGUF v3, llama.cpp architecture bert", "tensors: 101 (F32 64, Q8_0 37)", "bert.block_count = 6",
+                       #"tempscale history {"tau":0.4"#, "patch: would scale 12 tensors"] {
+            XCTAssertTrue(i.stdout.contains(needle), "\(needle) in \(i.stdout)")
+        }
+        let j = try JSON.parse(try runCLI(["inspect", twice, "--json"]).stdout)
+        XCTAssertEqual(j["patch"]?["tensors"]?.arrayValue?.count, 12)
         // GGUF in, GGUF out: other formats and dtypes are refused before anything is written.
         for extra in [["--format", "hf"], ["--dtype", "f16"]] {
             let r = try runCLI(["patch", once, "-t", "0.5", "-o", dir.file("x")] + extra)
