@@ -75,11 +75,12 @@ def tune(paths):
 def main():
     tunes = []
     for d in sys.argv[1:]:
-        if os.path.exists(f"{d}/collapse.json"):
-            collapse(f"{d}/collapse.json")
+        for c in ["collapse", "collapse-multilingual"]:
+            if os.path.exists(f"{d}/{c}.json"):
+                collapse(f"{d}/{c}.json")
         if os.path.exists(f"{d}/spectrum.json.gz"):
             spectrum(f"{d}/spectrum.json.gz")
-        for name in ["lee", "debian", "bbc-classification", "bbc-retrieval"]:
+        for name in ["lee", "lee-by-document", "debian", "bbc-classification", "bbc-retrieval"]:
             if os.path.exists(f"{d}/tune-{name}.json"):
                 tunes.append(f"{d}/tune-{name}.json")
     tune(tunes)
