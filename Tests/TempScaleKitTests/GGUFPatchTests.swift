@@ -114,6 +114,27 @@ extension GGUFTests {
         print("patched GGUF τ = 0.8 in llama.cpp, cosines over the ≤ 64-token golden texts: " + summary.joined(separator: "; "))
     }
 
+    /// t5encoder: attn_q and block 0's shared relative bias, once; llama.cpp on the patched file gives the golden's τ.
+    func testT5EncoderGGUFIsPatchedWithItsSharedBias() throws {
+        let dir = TempDir()
+        let model = try ModelLoader.open(Self.tiny + "/tiny-t5")
+        let (plain, _) = try write(model, .f16, in: dir, name: "t5.gguf")
+        let out = dir.file("t5-t05.gguf")
+        let report = try GGUFPatcher.patch(plain, tau: 0.5, to: out, force: false)
+        XCTAssertEqual(report.architecture, "t5encoder")
+        let c = try compare(plain, out)
+        XCTAssertEqual(c.changed, ["enc.blk.0.attn_q.weight", "enc.blk.0.attn_rel_b.weight", "enc.blk.1.attn_q.weight"])
+        for name in c.changed { XCTAssertEqual(c.tensors[name]?["factor"]?.doubleValue ?? 0, 2, accuracy: 1e-6, name) }
+        let (status, r) = try check(["llama", out, Self.goldens + "/tiny-t5.json.gz", "--tau", "0.5", "--min-cosine", "0.9999"])
+        XCTAssertEqual(status, 0, r.serialized())
+        print("t5encoder GGUF (f16) patched τ = 0.5 in llama.cpp vs golden: worst cosine \(r["worst_cosine"]?.doubleValue ?? 0) over \(r["compared"]?.intValue ?? 0) texts")
+        // The bias is shared by both blocks: a subset cannot be baked.
+        XCTAssertThrowsError(try GGUFPatcher.patch(plain, tau: 0.5, layers: "1", to: dir.file("x.gguf"), force: false)) { e in
+            XCTAssertTrue("\(e)".contains("a block subset cannot be baked exactly"), "\(e)")
+        }
+        XCTAssertEqual(dir.listing, ["t5-t05.gguf", "t5.gguf"])
+    }
+
     func testPatchingComposesAndTheCLIReportsIt() throws {
         let dir = TempDir()
         let once = dir.file("once.gguf"), twice = dir.file("twice.gguf")
@@ -178,6 +199,13 @@ extension GGUFTests {
         }
         refused(unknown, "berx.gguf", "general.architecture 'berx' is not one tempscale bakes τ into")
         refused(good, "layers.gguf", "outside 0-5", layers: "7")
+        // Two tensors over the same bytes (a hostile file): scaling one would change the other.
+        let parsed = try GGUFFile(path: try fixture("q4_0"))
+        let bias = try XCTUnwrap(parsed.tensor("blk.0.attn_q.bias")), norm = try XCTUnwrap(parsed.tensor("blk.0.attn_output_norm.weight"))
+        XCTAssertEqual(bias.byteCount, norm.byteCount)
+        var shared = good
+        withUnsafeBytes(of: UInt64(norm.offset).littleEndian) { shared.replaceSubrange((bias.range.upperBound - 8)..<bias.range.upperBound, with: $0) }
+        refused(shared, "shared.gguf", "shares bytes with")
         // Every truncation of the header (first 4 KB, every 97th byte) is an error or a full file, never a crash.
         for cut in stride(from: 4, to: min(good.count, 4096), by: 97) {
             let input = dir.write("t.gguf", Array(good.prefix(cut)))

@@ -47,6 +47,24 @@ final class MultilingualE5Tests: XCTestCase {
         for (x, y) in zip(a, b) { XCTAssertLessThan(Verifier.cosine(x, y), 0.999) }
     }
 
+    /// The same, on Debian descriptions in 28 languages (golden/multilingual_texts.py; its own golden made at test time).
+    func testMultilingualGoldenTokenizerAndEmbeddingsAtEveryTemperature() throws {
+        let path = Paths.cache + "/golden-multilingual/e5-small.json.gz"
+        guard FileManager.default.fileExists(atPath: path) else { return XCTFail("\(path) is missing; run `make test`") }
+        let (model, _) = try inputs()
+        let g = try GoldenFile.read(path: path)
+        let languages = Set(g.texts.map { $0.id.split(separator: ":").first.map(String.init) ?? "" })
+        XCTAssertGreaterThan(languages.count, 20, "languages")
+        let embedder = try TextEmbedder(model: model, maxLength: g.maxSeqLength, options: .init(batchSize: 16, threads: 2))
+        let mismatched = g.texts.filter { embedder.tokenizer.encode($0.text, maxLength: g.maxSeqLength).ids != $0.ids }
+        XCTAssertEqual(mismatched.map(\.id), [], "ids equal sentence-transformers'")
+        let v = Verifier.run(encoder: embedder.encoder, golden: g, temperatures: nil, atol: 2e-5, minCosine: 0.99999,
+                             padId: embedder.tokenizer.padId, tokenize: { embedder.tokenizer.encode($0, maxLength: g.maxSeqLength).ids })
+        let summary = v.temperatures.map { "τ \($0.tau): worst cosine \($0.worstCosine), max abs \($0.maxAbsDiff)" }.joined(separator: "; ")
+        print("golden e5-small, \(g.texts.count) texts in \(languages.count) languages: \(summary)")
+        XCTAssertTrue(v.passed, summary)
+    }
+
     /// tune's separate query and document prompts (E5's "query: " / "passage: ") reach the embeddings: the dev
     /// nDCG@10 at τ = 1 is the one computed here from `embed(prompt:)` directly, and differs from no prompts.
     func testTuneAppliesSeparateQueryAndDocumentPrompts() throws {

@@ -127,6 +127,10 @@ public enum GGUFPatcher {
             if let r = sc.rows, r.upperBound > (t.ne.count == 1 ? t.ne[0] : t.rows) {
                 throw FileError(path, Error.notBakeable("'\(t.name)' has fewer than \(r.upperBound) rows"))
             }
+            let span = t.offset..<(t.offset + t.byteCount)
+            if let other = file.tensors.first(where: { $0.name != t.name && $0.byteCount > 0 && span.overlaps($0.offset..<($0.offset + $0.byteCount)) }) {
+                throw FileError(path, Error.notBakeable("tensor '\(t.name)' shares bytes with '\(other.name)': scaling one would change the other"))
+            }
             byName[t.name, default: (t, [])].1.append(sc)
             types[t.type.name, default: 0] += 1
         }
@@ -161,6 +165,8 @@ public enum GGUFPatcher {
         let dataBytes = file.file.count - file.dataStart
         var at = 0
         for (t, list) in byName.values.sorted(by: { $0.0.offset < $1.0.offset }) {
+            // Tensors that share bytes cannot each be scaled once; llama.cpp's writers never overlap them.
+            guard t.offset >= at else { throw FileError(path, Error.notBakeable("tensor '\(t.name)' overlaps another scaled tensor's data")) }
             try out.write(file.file.bytes(file.dataStart + at, t.offset - at)!)
             var bytes = Array(file.data(t))
             for sc in list { Self.scale(&bytes, t, sc) }
