@@ -41,6 +41,10 @@ $(VENV)/.stamp: golden/requirements.txt
 venv: $(VENV)/.stamp
 
 # llama.cpp's tools for the GGUF tests (llama-cpp-python builds llama.cpp from source once; pip caches the wheel).
+$(VENV)/.onnx-stamp: $(VENV)/.stamp scripts/onnx-requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r scripts/onnx-requirements.txt
+	touch $@
+
 $(VENV)/.gguf-stamp: $(VENV)/.stamp scripts/gguf-requirements.txt
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install -q --disable-pip-version-check -r scripts/gguf-requirements.txt
 	touch $@
@@ -168,7 +172,7 @@ $(CACHE)/gguf/.complete: $(VENV)/.gguf-stamp $(MINILM)/.complete scripts/make_gg
 	$(PY) scripts/make_gguf_fixtures.py --convert "$$(scripts/fetch-llama-convert.sh)" --tempscale $(BIN) \
 	  --model $(MINILM) --out $(CACHE)/gguf
 
-test: deps venv $(VENV)/.gguf-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
+test: deps venv $(VENV)/.gguf-stamp $(VENV)/.onnx-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
   $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz families $(CACHE)/gguf/.complete \
   $(CACHE)/golden-multilingual/e5-small.json.gz
 	swift build -c release --product tempscale

@@ -10,6 +10,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // ONNX protobuf: generated once into Sources/ONNXProto by scripts/gen-onnx-proto.sh (never in CI); the
+        // generated code must match this runtime version exactly.
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -18,6 +21,8 @@ let package = Package(
         // Small C kernels with runtime CPU dispatch and portable fallbacks: f16 (F16C), SHA-256 (SHA-NI),
         // GELU and softmax (AVX2 + glibc's vector math).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])], linkerSettings: [.linkedLibrary("mvec")]),
+        // onnx.proto (onnx 1.23.2, specs/onnx/) as Swift types.
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(
             name: "TempScaleKit",
             dependencies: ["CBLAS", "CZlib", "CJSONC", "CKernels"]
@@ -26,6 +31,6 @@ let package = Package(
             name: "tempscale",
             dependencies: ["TempScaleKit", "CKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "TempScaleKitTests", dependencies: ["TempScaleKit"]),
+        .testTarget(name: "TempScaleKitTests", dependencies: ["TempScaleKit", "ONNXProto"]),
     ]
 )
