@@ -62,7 +62,8 @@ public enum GGUF {
     public static func write(_ model: Model, to path: String, dtype: DType, force: Bool) throws -> WriteReport {
         guard dtype == .f32 || dtype == .f16 else { throw FileError(path, Error.unsupportedTargetDType(dtype.name)) }
         let plan: Plan
-        do { plan = try Plan(model, dtype: dtype) } catch { throw FileError(path, error) }
+        // What llama.cpp cannot run is the model's, so the error names the model.
+        do { plan = try Plan(model, dtype: dtype) } catch { throw FileError(model.path, error) }
 
         var header = Encoder()
         header.u32(0x4655_4747)  // "GGUF"
