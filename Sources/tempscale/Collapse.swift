@@ -33,7 +33,7 @@ struct CollapseCommand: ParsableCommand {
             let embedder = try study.embedder(try ModelLoader.open(model))
             let bar = ProgressBar("collapse", unit: "embeddings", minimum: 64)
             let result = try CollapseStudy.run(embedder, texts: input, temperatures: try study.taus(default: "1,0.9,0.8,0.7,0.6,0.5"),
-                                               buckets: try study.lengthBuckets(), perBucket: perBucket, prompt: study.promptChoice,
+                                               buckets: try study.lengthBuckets(), perBucket: perBucket, prompt: study.prompt.choice,
                                                progress: bar.update)
             let report = CollapseReport(result, model: embedder.model.displayName)
             try study.emit(text: report.text(), json: report.json(), chart: report.chart, model: model)

@@ -27,15 +27,12 @@ struct Embed: ParsableCommand {
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Sequences per batch.") var batch = 32
     @Option(help: "Worker threads.") var threads = 1
-    @Option(help: "Prompt name from config_sentence_transformers.json (default: its default_prompt_name; \"\" for none).")
-    var prompt: String?
-    @Option(help: "Prompt text to put in front of every text (instead of a named prompt).") var promptText: String?
+    @OptionGroup var prompt: PromptOptions
 
     func validate() throws {
         guard temperature.isFinite, temperature > 0 else { throw ValidationError("--temperature must be a finite number > 0") }
         guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
         if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
-        if prompt != nil && promptText != nil { throw ValidationError("give --prompt or --prompt-text, not both") }
     }
 
     func run() throws {
@@ -45,7 +42,7 @@ struct Embed: ParsableCommand {
                                             options: .init(batchSize: batch, threads: threads))
             let bar = ProgressBar("embed", unit: "texts", minimum: 256)
             let text: String
-            do { text = try embedder.promptText(promptText.map { .text($0) } ?? prompt.map { .named($0) } ?? .modelDefault) } catch let e as TextEmbedder.Error {
+            do { text = try embedder.promptText(prompt.choice) } catch let e as TextEmbedder.Error {
                 throw FileError(model + "/config_sentence_transformers.json", e)
             }
             let result = try embedder.embed(texts, temperature: temperature, prompt: text, progress: bar.update)

@@ -39,7 +39,7 @@ struct SpectrumCommand: ParsableCommand {
             let result = try SpectrumStudy.run(embedder, texts: input, temperatures: try study.taus(default: "1,0.8,0.6"),
                                                buckets: try study.lengthBuckets(), perBucket: perBucket,
                                                layers: (0..<count).filter(selection.contains), threads: study.threads,
-                                               prompt: study.promptChoice, progress: bar.update)
+                                               prompt: study.prompt.choice, progress: bar.update)
             let report = SpectrumReport(result, model: embedder.model.displayName)
             try study.emit(text: report.text(), json: report.json(), chart: report.chart, model: model)
         }

@@ -10,9 +10,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Write the plot (x = length bucket, a line per τ): .svg or .png.") var plot: String?
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Worker threads.") var threads = 1
-    @Option(help: "Prompt name from config_sentence_transformers.json (default: its default_prompt_name; \"\" for none).")
-    var prompt: String?
-    @Option(help: "Prompt text to put in front of every text (instead of a named prompt).") var promptText: String?
+    @OptionGroup var prompt: PromptOptions
     @Option(help: "Also write the JSON report to this file.") var jsonFile: String?
     @Flag(help: "Print the report as JSON.") var json = false
 
@@ -21,10 +19,7 @@ struct StudyOptions: ParsableArguments {
         _ = try lengthBuckets()
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
         try checkPlotPath(plot)
-        if prompt != nil && promptText != nil { throw ValidationError("give --prompt or --prompt-text, not both") }
     }
-
-    var promptChoice: TextEmbedder.Prompt { promptText.map { .text($0) } ?? prompt.map { .named($0) } ?? .modelDefault }
 
     func taus(default fallback: String) throws -> [Double] { try parseTemperatures(temperatures ?? fallback, option: "--temperatures") }
 

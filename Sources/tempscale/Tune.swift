@@ -42,8 +42,7 @@ struct TuneCommand: ParsableCommand {
     @Flag(help: "Replace the --bake output if it exists.") var force = false
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Worker threads.") var threads = 1
-    @Option(help: "Prompt name for every text (default: the model's default_prompt_name; \"\" for none).") var prompt: String?
-    @Option(help: "Prompt text for every text (instead of a named prompt).") var promptText: String?
+    @OptionGroup var prompt: PromptOptions
     @Option(help: "Retrieval: prompt name for the queries.") var queryPrompt: String?
     @Option(help: "Retrieval: prompt text for the queries.") var queryPromptText: String?
     @Option(help: "Retrieval: prompt name for the documents.") var documentPrompt: String?
@@ -59,9 +58,9 @@ struct TuneCommand: ParsableCommand {
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
         if bake && output == nil { throw ValidationError("--bake needs -o/--output") }
         if output != nil && !bake { throw ValidationError("-o/--output is the destination of --bake; add --bake") }
-        for (a, b) in [("prompt", promptText), ("query-prompt", queryPromptText), ("document-prompt", documentPromptText)] {
-            let named = ["prompt": prompt, "query-prompt": queryPrompt, "document-prompt": documentPrompt][a]!
-            if named != nil && b != nil { throw ValidationError("give --\(a) or --\(a)-text, not both") }
+        for (flag, named, text) in [("query-prompt", queryPrompt, queryPromptText), ("document-prompt", documentPrompt, documentPromptText)]
+        where named != nil && text != nil {
+            throw ValidationError("give --\(flag) or --\(flag)-text, not both")
         }
     }
 
@@ -74,9 +73,9 @@ struct TuneCommand: ParsableCommand {
             let options = Tuner.Options(grid: try parseTemperatures(grid, option: "--grid"),
                                         queryGrid: try queryTemperature.map { try parseTemperatures($0, option: "--query-temperature") },
                                         k: k, resamples: bootstrap,
-                                        prompt: Self.choice(prompt, promptText) ?? .modelDefault,
-                                        queryPrompt: Self.choice(queryPrompt, queryPromptText),
-                                        documentPrompt: Self.choice(documentPrompt, documentPromptText))
+                                        prompt: prompt.choice,
+                                        queryPrompt: TextEmbedder.Prompt(name: queryPrompt, text: queryPromptText),
+                                        documentPrompt: TextEmbedder.Prompt(name: documentPrompt, text: documentPromptText))
             let bar = ProgressBar("tune", unit: "embeddings", minimum: 64)
             let result: TuneResult
             do { result = try Tuner.run(embedder, task: task, data: data, options: options, progress: bar.update) } catch let e as Tuner.Error {
@@ -97,12 +96,6 @@ struct TuneCommand: ParsableCommand {
                 }
             }
         }
-    }
-}
-
-extension TuneCommand {
-    static func choice(_ name: String?, _ text: String?) -> TextEmbedder.Prompt? {
-        text.map { .text($0) } ?? name.map { .named($0) }
     }
 }
 

@@ -39,9 +39,8 @@ public struct CollapseStudy: Sendable {
         let total = ids.count * temperatures.count
         var stats: [[Collapse.BucketStatistics]] = []
         for (k, t) in temperatures.enumerated() {
-            let e = embedder.encoder.embed(ids: ids, temperature: Float(t), padId: embedder.tokenizer.padId,
-                                           promptLengths: skip > 0 ? [Int](repeating: skip, count: ids.count) : nil,
-                                           progress: stageProgress(progress, from: k * ids.count, of: total))
+            let e = embedder.embed(ids: ids, temperature: Float(t), promptLength: skip,
+                                   progress: stageProgress(progress, from: k * ids.count, of: total))
             stats.append(Collapse.statistics(e, buckets: local))
         }
         return CollapseStudy(temperatures: temperatures, buckets: buckets, maxLength: embedder.maxLength, prompt: promptText, textCount: texts.count,

@@ -245,9 +245,8 @@ final class EmbeddingCache: @unchecked Sendable {
     func embed(_ t: Texts, _ tau: Double) -> [[Double]] {
         let key = "\(t.name)@\(tau)"
         if let e = store[key] { return e }
-        let rows = embedder.encoder.embed(ids: t.ids, temperature: Float(tau), padId: embedder.tokenizer.padId,
-                                          promptLengths: t.promptLength > 0 ? [Int](repeating: t.promptLength, count: t.ids.count) : nil,
-                                          progress: stageProgress(progress, from: done, of: total))
+        let rows = embedder.embed(ids: t.ids, temperature: Float(tau), promptLength: t.promptLength,
+                                  progress: stageProgress(progress, from: done, of: total))
         done += t.ids.count
         let e = Cosine.normalized(rows)
         store[key] = e

@@ -57,6 +57,11 @@ public final class TextEmbedder: @unchecked Sendable {
         case modelDefault
         case named(String)
         case text(String)
+
+        /// The choice of a `--prompt NAME` / `--prompt-text T` pair (the text wins); nil when neither is given.
+        public init?(name: String?, text: String?) {
+            if let text { self = .text(text) } else if let name { self = .named(name) } else { return nil }
+        }
     }
 
     /// The text of a prompt choice.
@@ -90,16 +95,22 @@ public final class TextEmbedder: @unchecked Sendable {
         tokenizer.encodeBatch(prompt.isEmpty ? texts : texts.map { prompt + $0 }, maxLength: maxLength)
     }
 
+    /// Embeddings of token ids that each start with a prompt of `promptLength` tokens (pooling leaves it out when
+    /// include_prompt is false; 0: no prompt).
+    public func embed(ids: [[Int32]], temperature: Float, promptLength: Int,
+                      progress: (@Sendable (Int, Int) -> Void)? = nil) -> [[Float]] {
+        encoder.embed(ids: ids, temperature: temperature, padId: tokenizer.padId,
+                      promptLengths: promptLength > 0 ? [Int](repeating: promptLength, count: ids.count) : nil, progress: progress)
+    }
+
     /// Embeddings of `texts` with `prompt` in front (nil: the model's default prompt; "" none).
     public func embed(_ texts: [String], temperature: Double = 1, prompt: String? = nil,
                       progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Result {
         try TextEmbedder.checkTemperature(temperature)
         let p = try prompt ?? promptText(named: nil)
         let encodings = tokenize(texts, prompt: p)
-        let skip = promptLength(p)
-        let embeddings = encoder.embed(ids: encodings.map(\.ids), temperature: Float(temperature), padId: tokenizer.padId,
-                                       promptLengths: skip > 0 ? [Int](repeating: skip, count: texts.count) : nil,
-                                       progress: progress)
+        let embeddings = embed(ids: encodings.map(\.ids), temperature: Float(temperature), promptLength: promptLength(p),
+                               progress: progress)
         return Result(embeddings: embeddings, tokenCounts: encodings.map(\.ids.count),
                       truncated: encodings.indices.filter { encodings[$0].truncated })
     }

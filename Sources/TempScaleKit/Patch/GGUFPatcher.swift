@@ -165,8 +165,6 @@ public enum GGUFPatcher {
         let dataBytes = file.file.count - file.dataStart
         var at = 0
         for (t, list) in byName.values.sorted(by: { $0.0.offset < $1.0.offset }) {
-            // Tensors that share bytes cannot each be scaled once; llama.cpp's writers never overlap them.
-            guard t.offset >= at else { throw FileError(path, Error.notBakeable("tensor '\(t.name)' overlaps another scaled tensor's data")) }
             try out.write(file.file.bytes(file.dataStart + at, t.offset - at)!)
             var bytes = Array(file.data(t))
             for sc in list { Self.scale(&bytes, t, sc) }

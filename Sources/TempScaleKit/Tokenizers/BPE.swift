@@ -222,7 +222,8 @@ extension BPE: GGUFTokenizerModel {
         }
         guard let pre = tokenizer.preTokenizer, pre.flattened == [.byteLevel(addPrefixSpace: false, useRegex: true)] else {
             let p = tokenizer.preTokenizer?.summary ?? "none"
-            throw .tokenizerUnsupported(p.contains("ByteLevel(add_prefix_space") || p.contains("prefix")
+            let addsPrefix = tokenizer.preTokenizer?.flattened.contains { if case .byteLevel(true, _) = $0 { true } else { false } } ?? false
+            throw .tokenizerUnsupported(addsPrefix
                 ? "its pre-tokenizer is \(p); llama.cpp's BPE never adds a prefix space and splits with GPT-2's regex only"
                 : "its pre-tokenizer is \(p); llama.cpp's \"gpt-2\" BPE is ByteLevel with GPT-2's regex and no prefix space")
         }
