@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(
             name: "TempScaleKit",
-            dependencies: ["CBLAS", "CZlib", "CJSONC", "CKernels"]
+            dependencies: ["CBLAS", "CZlib", "CJSONC", "CKernels", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .executableTarget(
             name: "tempscale",

@@ -17,10 +17,11 @@ struct Patch: ParsableCommand {
               tempscale patch models/all-MiniLM-L6-v2 -t 0.8 --format gguf --dtype f16 -o minilm-t08.gguf
               tempscale patch bert-base/ -t 0.7 --layers 6-11 -o bert-late.tsm
               tempscale patch minilm-q8_0.gguf -t 0.8 -o minilm-q8_0-t08.gguf
+              tempscale patch model.onnx -t 0.8 -o model-t08.onnx
             """
     )
 
-    @Argument(help: "Model folder, weight file, .tsm file or .gguf file (patched in place into a new .gguf).") var model: String
+    @Argument(help: "Model folder, weight file, .tsm file, or a .gguf / .onnx file (patched in its own format into a new file).") var model: String
     @Option(name: .shortAndLong, help: "Temperature τ > 0 (the paper searches 0.5 – 0.9).") var temperature: Double
     @Option(name: .shortAndLong, help: "Output file (native, gguf) or folder (hf).") var output: String
     @Option(help: "Output format: native (default), hf or gguf; a .gguf input gives gguf.") var format: OutputFormat?
@@ -38,6 +39,7 @@ struct Patch: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if GGUFFile.isGGUF(path: model) { return try patchGGUF() }
+            if ONNXFile.isONNX(path: model) { return try patchONNX() }
             let source = try ModelLoader.open(model)
             let selection: LayerSelection
             do { selection = try LayerSelection(parsing: layers, layerCount: source.architecture.dims.layers) } catch let e as BakeError {
@@ -49,6 +51,17 @@ struct Patch: ParsableCommand {
             print(try ModelWriter.write(result.model, format: format ?? .native, to: output, dtype: dtype, force: force, progress: bar.update))
             print("baked τ = \(temperature) into layers \(selection) (τ_total = \(result.model.temperature.total)): \(result.rule.explanation)")
         }
+    }
+
+    /// An ONNX graph as it was deployed (exported, fused or quantized): each attention layer by its own exact rule.
+    func patchONNX() throws {
+        if let format, format != .onnx { throw ValidationError("\(model) is an ONNX file: it is patched into ONNX (drop --format, or export the checkpoint instead)") }
+        if dtype != nil { throw ValidationError("\(model) is an ONNX file: it is patched in its own tensor types (drop --dtype)") }
+        let r = try ONNXPatcher.patch(model, tau: temperature, layers: layers, to: output, force: force)
+        let rules = Dictionary(grouping: r.sites, by: \.rule).sorted { $0.key < $1.key }.map { "\($0.value.count) × \($0.key)" }
+        print("wrote \(output): \(formatBytes(r.bytes)), \(r.sites.count) attention layers patched, \(r.scaledTensors) tensors scaled"
+              + (r.copiedTensors > 0 ? " (\(r.copiedTensors) copied first: also read outside the query path)" : "") + ", every other node and tensor unchanged")
+        print("baked τ = \(temperature) (τ_total = \(r.temperature.total)): " + rules.joined(separator: "; "))
     }
 
     /// A GGUF file as llama.cpp wrote it: only the query path's scales change, in the file's own types.

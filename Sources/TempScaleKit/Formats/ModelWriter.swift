@@ -1,6 +1,6 @@
 /// The output formats a model can be written to, one entry point for patch and export.
 public enum OutputFormat: String, CaseIterable, Sendable {
-    case native, hf, gguf
+    case native, hf, gguf, onnx
 }
 
 public enum ModelWriter {
@@ -31,6 +31,9 @@ public enum ModelWriter {
             let r = try HFExport.write(model, to: path, dtype: dtype, force: force)
             let dropped = r.dropped.isEmpty ? "" : "; left out \(r.dropped.count) tensors outside the base model (\(r.dropped.prefix(3).joined(separator: ", "))\(r.dropped.count > 3 ? ", …" : ""))"
             return "wrote \(r.path)/: \(r.tensors) tensors in model.safetensors, \(r.files.count) files\(dropped)"
+        case .onnx:
+            let r = try ONNXExport.write(model, to: path, dtype: dtype ?? .f32, force: force)
+            return "wrote \(r.path): \(formatBytes(r.bytes)), \(r.nodes) nodes, \(r.initializers) initializers (\(r.dtype)), IR \(r.irVersion), opset \(r.opset)"
         case .gguf:
             let r = try GGUF.write(model, to: path, dtype: dtype ?? .f32, force: force)
             let kinds = r.dtypes.keys.sorted().map { "\($0) \(r.dtypes[$0]!)" }.joined(separator: ", ")
