@@ -24,11 +24,15 @@ public protocol Architecture: Sendable {
 
     /// How llama.cpp runs this family (its architecture name and hyper-parameter keys), or why it cannot.
     func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture
+
+    /// The encoder as ONNX nodes, composed from the builder's kernels; returns the last hidden state's name.
+    func onnxEncoder(_ b: inout ONNXBuilder) throws -> String
 }
 
 extension Architecture {
     public var positionLimit: Int? { dims.maxPositions }
     public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture { throw .familyNotExported(Self.family) }
+    public func onnxEncoder(_ b: inout ONNXBuilder) throws -> String { throw ONNXBuilder.Error.familyNotExported(Self.family) }
 }
 
 /// An architecture as llama.cpp names it in a GGUF file.

@@ -187,3 +187,49 @@ extension BertFamily {
         ], positionRowsDropped: firstPosition, writesPooling: true)
     }
 }
+
+// MARK: ONNX (the same forward pass in standard operators)
+
+extension BertFamily {
+    public func onnxEncoder(_ b: inout ONNXBuilder) throws -> String {
+        guard !relative else {
+            throw ONNXBuilder.Error.unsupported("position_embedding_type '\(dims.positionEmbedding)' is not exported (absolute positions only)")
+        }
+        guard let act = Activation(hf: hiddenAct), [.gelu, .geluTanh, .relu, .silu].contains(act) else {
+            throw ONNXBuilder.Error.unsupported("config.json hidden_act '\(hiddenAct)' (supported: gelu, gelu_new, relu, silu)")
+        }
+        let t = tensors, eps = layerNormEps
+        b.scope = "/embeddings"
+        let ids = b.input("input_ids")
+        let positions: String
+        if firstPosition == 0 {
+            positions = b.positions()
+        } else {
+            // RoBERTa: padding_idx + the running count of real tokens; padding_idx at padding.
+            let isToken = b.node("Cast", [b.node("Not", [b.node("Equal", [ids, b.constant(ints: [Int64(padTokenId)], dims: [])])])],
+                                 [ONNXBuilder.attr("to", int: Int64(ONNXElementType.int64.rawValue))])
+            let count = b.node("CumSum", [isToken, b.constant(ints: [1], dims: [])])
+            positions = b.add(b.mul(count, isToken), b.constant(ints: [Int64(padTokenId)], dims: []))
+        }
+        var x = b.add(try b.embed(t.name(.tokenEmbedding), ids), try b.embed(t.name(.positionEmbedding), positions))
+        if typeVocab > 1 {
+            x = b.add(x, try b.embed(t.name(.tokenTypeEmbedding), b.input("token_type_ids")))
+        } else if typeVocab == 1 {  // one type: its row is added to every token
+            x = b.add(x, b.node("Gather", [try b.weight(t.name(.tokenTypeEmbedding)), b.constant(ints: [0], dims: [])]))
+        }
+        x = try b.layerNorm(x, weight: t.name(.embeddingNorm), bias: t.name(.embeddingNormBias), eps: eps)
+        for l in 0..<dims.layers {
+            func n(_ r: TensorRole) -> String { t.name(r, layer: l) }
+            b.scope = "/encoder/layer.\(l)"
+            let a = try b.selfAttention(x, q: (n(.attnQ), n(.attnQBias)), k: (n(.attnK), n(.attnKBias)), v: (n(.attnV), n(.attnVBias)),
+                                        out: (n(.attnOut), n(.attnOutBias)), heads: dims.heads, headDim: dims.headDim)
+            x = try b.layerNorm(b.add(a, x), weight: n(.attnOutNorm), bias: n(.attnOutNormBias), eps: eps)
+            b.scope = "/encoder/layer.\(l)/intermediate"
+            let h = b.activation(try b.linear(x, weight: n(.ffnUp), bias: n(.ffnUpBias)), act)
+            b.scope = "/encoder/layer.\(l)/output"
+            x = try b.layerNorm(b.add(try b.linear(h, weight: n(.ffnDown), bias: n(.ffnDownBias)), x),
+                                weight: n(.layerOutNorm), bias: n(.layerOutNormBias), eps: eps)
+        }
+        return x
+    }
+}

@@ -1,0 +1,248 @@
+import CKernels
+import Foundation
+import ONNXProto
+
+/// Builds an ONNX graph from named kernels — the same vocabulary the CPU encoder is written in (linear,
+/// layer norm, attention, activation, pooling) — in standard operators only (opset 17), in the forms PyTorch's
+/// exporter produces and ONNX Runtime's optimizer fuses: `MatMul(x, Wᵀ) → Add(b)`, scores
+/// `MatMul(Q, Kᵀ) → Div(√d) → Add(mask) → Softmax`, GELU as `x·½·(1 + erf(x/√2))`.
+/// Architectures describe their forward pass with it (`Architecture.onnxEncoder`).
+public struct ONNXBuilder {
+    public enum Error: ReasonError, Equatable {
+        case familyNotExported(String)
+        case unsupported(String)
+        public var description: String {
+            switch self {
+            case .familyNotExported(let f): return "ONNX export of the \(f) family is not built yet (exported: bert, roberta, xlm-roberta)"
+            case .unsupported(let why): return "ONNX export: \(why)"
+            }
+        }
+    }
+
+    public static let opset: Int64 = 17
+    public static let irVersion: Int64 = 8
+
+    let weights: WeightStore
+    let dtype: DType
+    private(set) var nodes: [Onnx_NodeProto] = []
+    private(set) var initializers: [Onnx_TensorProto] = []
+    private(set) var inputs: [Onnx_ValueInfoProto] = []
+    private var counter = 0
+    private var cached: [String: String] = [:]
+    /// The node-name prefix (`/encoder/layer.3/attention`), so that names carry the layer as torch's exporter's do.
+    var scope = ""
+
+    init(weights: WeightStore, dtype: DType) {
+        self.weights = weights
+        self.dtype = dtype
+    }
+
+    // MARK: Values
+
+    private mutating func fresh(_ op: String) -> String {
+        counter += 1
+        return "\(scope)/\(op)_\(counter)"
+    }
+
+    /// Adds a node; returns its (first) output.
+    @discardableResult
+    mutating func node(_ op: String, _ inputs: [String], outputs: Int = 1, _ attributes: [Onnx_AttributeProto] = []) -> String {
+        var n = Onnx_NodeProto()
+        n.opType = op
+        n.name = fresh(op)
+        n.input = inputs
+        n.output = (0..<outputs).map { $0 == 0 ? n.name + "_output_0" : n.name + "_output_\($0)" }
+        n.attribute = attributes
+        nodes.append(n)
+        return n.output[0]
+    }
+
+    static func attr(_ name: String, int v: Int64) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto(); a.name = name; a.type = .int; a.i = v; return a
+    }
+    static func attr(_ name: String, ints v: [Int64]) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto(); a.name = name; a.type = .ints; a.ints = v; return a
+    }
+    static func attr(_ name: String, float v: Float) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto(); a.name = name; a.type = .float; a.f = v; return a
+    }
+
+    /// A graph input [batch, sequence] of int64.
+    mutating func input(_ name: String) -> String {
+        if let c = cached["input:" + name] { return c }
+        inputs.append(Self.valueInfo(name, .int64, ["batch_size", "sequence_length"]))
+        cached["input:" + name] = name
+        return name
+    }
+
+    static func valueInfo(_ name: String, _ type: ONNXElementType, _ dims: [Any]) -> Onnx_ValueInfoProto {
+        var v = Onnx_ValueInfoProto()
+        v.name = name
+        v.type.tensorType.elemType = type.rawValue
+        v.type.tensorType.shape.dim = dims.map { d in
+            var x = Onnx_TensorShapeProto.Dimension()
+            if let s = d as? String { x.dimParam = s } else if let n = d as? Int { x.dimValue = Int64(n) }
+            return x
+        }
+        return v
+    }
+
+    /// A constant (an initializer), deduplicated by value.
+    mutating func constant(_ values: [Float], dims: [Int64] = []) -> String {
+        let key = "f:\(dims):\(values)"
+        if let c = cached[key] { return c }
+        var t = Onnx_TensorProto()
+        t.name = "/constants/\(initializers.count)"
+        t.dataType = ONNXElementType.float.rawValue
+        t.dims = dims
+        t.rawData = values.withUnsafeBytes { Data($0) }
+        initializers.append(t)
+        cached[key] = t.name
+        return t.name
+    }
+
+    mutating func constant(ints values: [Int64], dims: [Int64]? = nil) -> String {
+        let d = dims ?? [Int64(values.count)]
+        let key = "i:\(d):\(values)"
+        if let c = cached[key] { return c }
+        var t = Onnx_TensorProto()
+        t.name = "/constants/\(initializers.count)"
+        t.dataType = ONNXElementType.int64.rawValue
+        t.dims = d
+        t.rawData = values.withUnsafeBytes { Data($0) }
+        initializers.append(t)
+        cached[key] = t.name
+        return t.name
+    }
+
+    /// A model tensor as an initializer under its own name, in the export dtype (f16 weights are cast to f32 in
+    /// the graph, so every runtime computes in f32). `transpose`: a Linear weight [out, in] stored [in, out] for MatMul.
+    mutating func weight(_ name: String, transpose: Bool = false) throws -> String {
+        if let c = cached["w:" + name + "\(transpose)"] { return c }
+        let t = try weights.tensor(name)
+        let p = try weights.f32(name)
+        var values = [Float](UnsafeBufferPointer(start: p, count: t.count))
+        var dims = t.shape.map(Int64.init)
+        if transpose {
+            guard t.shape.count == 2 else { throw Error.unsupported("'\(name)' is not a matrix") }
+            let (r, c) = (t.shape[0], t.shape[1])
+            var out = [Float](repeating: 0, count: values.count)
+            for i in 0..<r { for j in 0..<c { out[j * r + i] = values[i * c + j] } }
+            values = out
+            dims = [Int64(c), Int64(r)]
+        }
+        var tp = Onnx_TensorProto()
+        tp.name = name
+        tp.dims = dims
+        let result: String
+        if dtype == .f16 && values.count > 1 {
+            tp.dataType = ONNXElementType.float16.rawValue
+            var half = [UInt16](repeating: 0, count: values.count)
+            values.withUnsafeBufferPointer { src in half.withUnsafeMutableBufferPointer { ts_f32_to_f16(src.baseAddress!, $0.baseAddress!, values.count) } }
+            tp.rawData = half.withUnsafeBytes { Data($0) }
+            initializers.append(tp)
+            result = node("Cast", [name], [Self.attr("to", int: Int64(ONNXElementType.float.rawValue))])
+        } else {
+            tp.dataType = ONNXElementType.float.rawValue
+            tp.rawData = values.withUnsafeBytes { Data($0) }
+            initializers.append(tp)
+            result = name
+        }
+        cached["w:" + name + "\(transpose)"] = result
+        return result
+    }
+
+    // MARK: Kernels
+
+    mutating func add(_ a: String, _ b: String) -> String { node("Add", [a, b]) }
+    mutating func mul(_ a: String, _ b: String) -> String { node("Mul", [a, b]) }
+
+    /// y = x·Wᵀ + b (W as HF stores a Linear: [out, in]).
+    mutating func linear(_ x: String, weight: String, bias: String?) throws -> String {
+        let y = node("MatMul", [x, try self.weight(weight, transpose: true)])
+        guard let bias else { return y }
+        return add(y, try self.weight(bias))
+    }
+
+    mutating func layerNorm(_ x: String, weight: String, bias: String, eps: Double) throws -> String {
+        node("LayerNormalization", [x, try self.weight(weight), try self.weight(bias)],
+             [Self.attr("axis", int: -1), Self.attr("epsilon", float: Float(eps))])
+    }
+
+    mutating func activation(_ x: String, _ act: Activation) -> String {
+        switch act {
+        case .gelu:  // x · ½ · (1 + erf(x / √2)), as torch exports nn.GELU()
+            let e = node("Erf", [node("Div", [x, constant([Float(2).squareRoot()])])])
+            return mul(mul(x, constant([0.5])), add(e, constant([1])))
+        case .geluTanh:  // ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
+            let cube = mul(mul(x, x), x)
+            let inner = mul(add(x, mul(cube, constant([0.044715]))), constant([Float((2 / Double.pi).squareRoot())]))
+            return mul(mul(x, constant([0.5])), add(node("Tanh", [inner]), constant([1])))
+        case .relu: return node("Relu", [x])
+        case .silu: return mul(x, node("Sigmoid", [x]))
+        case .tanh: return node("Tanh", [x])
+        case .identity: return x
+        }
+    }
+
+    /// The additive attention mask [batch, 1, 1, seq]: 0 for tokens, the lowest float for padding (as transformers).
+    mutating func maskBias() -> String {
+        if let c = cached["maskBias"] { return c }
+        let saved = scope
+        scope = "/mask"
+        // Unsqueeze → Unsqueeze → Cast → Sub → Mul: the order torch's exporter writes and ORT's attention fusion matches.
+        let u = node("Unsqueeze", [node("Unsqueeze", [input("attention_mask"), constant(ints: [1])]), constant(ints: [2])])
+        let m = node("Cast", [u], [Self.attr("to", int: Int64(ONNXElementType.float.rawValue))])
+        let inv = node("Sub", [constant([1]), m])
+        let out = mul(inv, constant([-Float.greatestFiniteMagnitude]))
+        scope = saved
+        cached["maskBias"] = out
+        return out
+    }
+
+    /// The attention mask as float [batch, seq, 1] (for pooling).
+    mutating func maskColumn() -> String {
+        if let c = cached["maskColumn"] { return c }
+        let m = node("Cast", [input("attention_mask")], [Self.attr("to", int: Int64(ONNXElementType.float.rawValue))])
+        let out = node("Unsqueeze", [m, constant(ints: [2])])
+        cached["maskColumn"] = out
+        return out
+    }
+
+    /// [batch, seq, heads·d] → [batch, heads, seq, d] (or [batch, heads, d, seq] for the keys).
+    private mutating func heads(_ x: String, heads: Int, headDim: Int, keys: Bool = false) -> String {
+        let r = node("Reshape", [x, constant(ints: [0, 0, Int64(heads), Int64(headDim)])])
+        return node("Transpose", [r], [Self.attr("perm", ints: keys ? [0, 2, 3, 1] : [0, 2, 1, 3])])
+    }
+
+    /// Multi-head self-attention: softmax(Q·Kᵀ/√d + mask [+ positionBias])·V, then the output projection.
+    /// τ is never written here: a baked model carries it in the query weights.
+    mutating func selfAttention(_ x: String, q: (String, String?), k: (String, String?), v: (String, String?),
+                                out: (String, String?), heads h: Int, headDim d: Int, positionBias: String? = nil) throws -> String {
+        let saved = scope
+        scope = saved + "/attention/self"
+        let qh = heads(try linear(x, weight: q.0, bias: q.1), heads: h, headDim: d)
+        let kt = heads(try linear(x, weight: k.0, bias: k.1), heads: h, headDim: d, keys: true)
+        let vh = heads(try linear(x, weight: v.0, bias: v.1), heads: h, headDim: d)
+        var scores = node("Div", [node("MatMul", [qh, kt]), constant([Float(Double(d).squareRoot())])])
+        if let positionBias { scores = add(scores, positionBias) }
+        let p = node("Softmax", [add(scores, maskBias())], [Self.attr("axis", int: -1)])
+        let ctx = node("Transpose", [node("MatMul", [p, vh])], [Self.attr("perm", ints: [0, 2, 1, 3])])
+        let merged = node("Reshape", [ctx, constant(ints: [0, 0, Int64(h * d)])])
+        scope = saved + "/attention/output"
+        let y = try linear(merged, weight: out.0, bias: out.1)
+        scope = saved
+        return y
+    }
+
+    /// Gathers rows of an embedding table by an int64 index tensor.
+    mutating func embed(_ table: String, _ ids: String) throws -> String { node("Gather", [try weight(table), ids]) }
+
+    /// The sequence positions 0..<seq as [1, seq] int64 (from input_ids' shape).
+    mutating func positions() -> String {
+        let shape = node("Shape", [input("input_ids")])
+        let seq = node("Gather", [shape, constant(ints: [1], dims: [])], [Self.attr("axis", int: 0)])
+        let range = node("Range", [constant(ints: [0], dims: []), seq, constant(ints: [1], dims: [])])
+        return node("Unsqueeze", [range, constant(ints: [0])])
+    }
+}
