@@ -205,11 +205,7 @@ extension BertFamily {
         if firstPosition == 0 {
             positions = b.positions()
         } else {
-            // RoBERTa: padding_idx + the running count of real tokens; padding_idx at padding.
-            let isToken = b.node("Cast", [b.node("Not", [b.node("Equal", [ids, b.constant(ints: [Int64(padTokenId)], dims: [])])])],
-                                 [ONNXBuilder.attr("to", int: Int64(ONNXElementType.int64.rawValue))])
-            let count = b.node("CumSum", [isToken, b.constant(ints: [1], dims: [])])
-            positions = b.add(b.mul(count, isToken), b.constant(ints: [Int64(padTokenId)], dims: []))
+            positions = b.offsetPositions(padding: padTokenId)
         }
         var x = b.add(try b.embed(t.name(.tokenEmbedding), ids), try b.embed(t.name(.positionEmbedding), positions))
         if typeVocab > 1 {

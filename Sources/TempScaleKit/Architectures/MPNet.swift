@@ -123,3 +123,30 @@ extension MPNet {
 
     public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture { throw .noLlamaArchitecture("MPNet") }
 }
+
+// MARK: ONNX
+
+extension MPNet {
+    public func onnxEncoder(_ b: inout ONNXBuilder) throws -> String {
+        let t = tensors, eps = layerNormEps
+        b.scope = "/embeddings"
+        let ids = b.input("input_ids")
+        var x = b.add(try b.embed(t.name(.tokenEmbedding), ids), try b.embed(t.name(.positionEmbedding), b.offsetPositions(padding: padTokenId)))
+        x = try b.layerNorm(x, weight: t.name(.embeddingNorm), bias: t.name(.embeddingNormBias), eps: eps)
+        b.scope = "/encoder/relative_attention_bias"
+        let bias = try b.relativePositionBias(table: t.name(.attnRelativeBias), buckets: buckets, maxDistance: 128)
+        for l in 0..<dims.layers {
+            func n(_ r: TensorRole) -> String { t.name(r, layer: l) }
+            b.scope = "/encoder/layer.\(l)"
+            let a = try b.selfAttention(x, q: (n(.attnQ), n(.attnQBias)), k: (n(.attnK), n(.attnKBias)), v: (n(.attnV), n(.attnVBias)),
+                                        out: (n(.attnOut), n(.attnOutBias)), heads: dims.heads, headDim: dims.headDim, positionBias: bias)
+            x = try b.layerNorm(b.add(a, x), weight: n(.attnOutNorm), bias: n(.attnOutNormBias), eps: eps)
+            b.scope = "/encoder/layer.\(l)/intermediate"
+            let h = b.activation(try b.linear(x, weight: n(.ffnUp), bias: n(.ffnUpBias)), .gelu)
+            b.scope = "/encoder/layer.\(l)/output"
+            x = try b.layerNorm(b.add(try b.linear(h, weight: n(.ffnDown), bias: n(.ffnDownBias)), x),
+                                weight: n(.layerOutNorm), bias: n(.layerOutNormBias), eps: eps)
+        }
+        return x
+    }
+}

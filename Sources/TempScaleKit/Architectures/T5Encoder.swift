@@ -203,3 +203,36 @@ extension T5Encoder {
         ], positionRowsDropped: 0, writesPooling: true)
     }
 }
+
+// MARK: ONNX
+
+extension T5Encoder {
+    public func onnxEncoder(_ b: inout ONNXBuilder) throws -> String {
+        let t = tensors, eps = layerNormEps
+        guard let embedding = t.spec(.tokenEmbedding)!.present(in: b.weights.has) else {
+            throw ONNXBuilder.Error.unsupported("the model has no \(t.name(.tokenEmbedding)) (or shared.weight)")
+        }
+        let act = Activation(hf: activation)!
+        b.scope = "/encoder/embed_tokens"
+        var x = try b.embed(embedding, b.input("input_ids"))
+        var bias: String?
+        for l in 0..<dims.layers {
+            func n(_ r: TensorRole) -> String { t.name(r, layer: l) }
+            b.scope = "/encoder/block.\(l)/layer.0"
+            if biasPerBlock || bias == nil {
+                bias = try b.relativePositionBias(table: biasPerBlock ? n(.attnRelativeBias) : t.name(.attnRelativeBias),
+                                                  buckets: buckets, maxDistance: maxDistance)
+            }
+            let normed = try b.rmsNorm(x, weight: n(.attnNorm), eps: eps)
+            x = b.add(x, try b.selfAttention(normed, q: (n(.attnQ), nil), k: (n(.attnK), nil), v: (n(.attnV), nil), out: (n(.attnOut), nil),
+                                             heads: dims.heads, headDim: dims.headDim, scaled: false, positionBias: bias))
+            b.scope = "/encoder/block.\(l)/layer.1"
+            let h = try b.rmsNorm(x, weight: n(.ffnNorm), eps: eps)
+            var up = b.activation(try b.linear(h, weight: gated ? n(.ffnGate) : n(.ffnUp), bias: nil), act)
+            if gated { up = b.mul(up, try b.linear(h, weight: n(.ffnUp), bias: nil)) }
+            x = b.add(x, try b.linear(up, weight: n(.ffnDown), bias: nil))
+        }
+        b.scope = "/encoder/final_layer_norm"
+        return try b.rmsNorm(x, weight: t.name(.outputNorm), eps: eps)
+    }
+}

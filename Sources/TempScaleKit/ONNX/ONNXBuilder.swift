@@ -13,7 +13,7 @@ public struct ONNXBuilder {
         case unsupported(String)
         public var description: String {
             switch self {
-            case .familyNotExported(let f): return "ONNX export of the \(f) family is not built yet (exported: bert, roberta, xlm-roberta)"
+            case .familyNotExported(let f): return "ONNX export of the \(f) family is not built yet"
             case .unsupported(let why): return "ONNX export: \(why)"
             }
         }
@@ -217,14 +217,17 @@ public struct ONNXBuilder {
 
     /// Multi-head self-attention: softmax(Q·Kᵀ/√d + mask [+ positionBias])·V, then the output projection.
     /// τ is never written here: a baked model carries it in the query weights.
+    /// `scaled: false` for T5, whose scores have no 1/√d.
     mutating func selfAttention(_ x: String, q: (String, String?), k: (String, String?), v: (String, String?),
-                                out: (String, String?), heads h: Int, headDim d: Int, positionBias: String? = nil) throws -> String {
+                                out: (String, String?), heads h: Int, headDim d: Int, scaled: Bool = true,
+                                positionBias: String? = nil) throws -> String {
         let saved = scope
         scope = saved + "/attention/self"
         let qh = heads(try linear(x, weight: q.0, bias: q.1), heads: h, headDim: d)
         let kt = heads(try linear(x, weight: k.0, bias: k.1), heads: h, headDim: d, keys: true)
         let vh = heads(try linear(x, weight: v.0, bias: v.1), heads: h, headDim: d)
-        var scores = node("Div", [node("MatMul", [qh, kt]), constant([Float(Double(d).squareRoot())])])
+        var scores = node("MatMul", [qh, kt])
+        if scaled { scores = node("Div", [scores, constant([Float(Double(d).squareRoot())])]) }
         if let positionBias { scores = add(scores, positionBias) }
         let p = node("Softmax", [add(scores, maskBias())], [Self.attr("axis", int: -1)])
         let ctx = node("Transpose", [node("MatMul", [p, vh])], [Self.attr("perm", ints: [0, 2, 1, 3])])
@@ -233,6 +236,36 @@ public struct ONNXBuilder {
         let y = try linear(merged, weight: out.0, bias: out.1)
         scope = saved
         return y
+    }
+
+    /// T5's RMSNorm: x / √(mean(x²) + ε) · w (no mean subtracted, no bias).
+    mutating func rmsNorm(_ x: String, weight: String, eps: Double) throws -> String {
+        let ms = node("ReduceMean", [mul(x, x)], [Self.attr("axes", ints: [-1]), Self.attr("keepdims", int: 1)])
+        let inv = node("Reciprocal", [node("Sqrt", [add(ms, constant([Float(eps)]))])])
+        return mul(mul(x, inv), try self.weight(weight))
+    }
+
+    /// RoBERTa-style positions: padding_idx + the running count of real tokens, padding_idx at padding.
+    mutating func offsetPositions(padding: Int) -> String {
+        let ids = input("input_ids")
+        let isToken = node("Cast", [node("Not", [node("Equal", [ids, constant(ints: [Int64(padding)], dims: [])])])],
+                           [Self.attr("to", int: Int64(ONNXElementType.int64.rawValue))])
+        let count = node("CumSum", [isToken, constant(ints: [1], dims: [])])
+        return add(mul(count, isToken), constant(ints: [Int64(padding)], dims: []))
+    }
+
+    /// T5/MPNet's bidirectional relative-position bias [1, heads, seq, seq] = table[bucket(j − i), head]. The
+    /// bucket of every distance is computed here once (the same function the CPU encoder uses) into a lookup
+    /// over j − i clipped to ±maxDistance (beyond it the bucket no longer changes); the graph gathers from it.
+    mutating func relativePositionBias(table: String, buckets: Int, maxDistance: Int) throws -> String {
+        let lookup = (-maxDistance...maxDistance).map { Int64(Kernels.relativePositionBucket($0, buckets: buckets, maxDistance: maxDistance)) }
+        let pos = node("Range", [constant(ints: [0], dims: []), node("Gather", [node("Shape", [input("input_ids")]), constant(ints: [1], dims: [])],
+                                                                          [Self.attr("axis", int: 0)]), constant(ints: [1], dims: [])])
+        let rel = node("Sub", [node("Unsqueeze", [pos, constant(ints: [0])]), node("Unsqueeze", [pos, constant(ints: [1])])])  // [i, j] = j − i
+        let clipped = node("Clip", [rel, constant(ints: [Int64(-maxDistance)], dims: []), constant(ints: [Int64(maxDistance)], dims: [])])
+        let bucket = node("Gather", [constant(ints: lookup), add(clipped, constant(ints: [Int64(maxDistance)], dims: []))])
+        let bias = node("Gather", [try weight(table), bucket])  // [seq, seq, heads]
+        return node("Unsqueeze", [node("Transpose", [bias], [Self.attr("perm", ints: [2, 0, 1])]), constant(ints: [0])])
     }
 
     /// Gathers rows of an embedding table by an int64 index tensor.
