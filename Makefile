@@ -210,10 +210,13 @@ demo: deps build model $(VENV)/.gguf-stamp
 $(CACHE)/models/bench-t5-base/.complete: $(VENV)/.stamp $(TOK)/.complete scripts/make_bench_t5.py
 	$(PY) scripts/make_bench_t5.py --out $(CACHE)/models/bench-t5-base --tempscale $(BIN)
 
-bench: deps build models venv $(TOK)/.complete $(E5)/.complete $(CACHE)/models/bench-t5-base/.complete
+bench: deps build models venv $(TOK)/.complete $(E5)/.complete $(CACHE)/models/bench-t5-base/.complete $(CACHE)/onnx/.complete \
+  $(CACHE)/gguf/.complete
 	$(PY) scripts/bench_tokenizers.py $(BIN) $(TOK)/corpus.jsonl.gz minilm=$(MINILM)/tokenizer.json \
 	  gpt2=$(TOK)/gpt2/tokenizer.json qwen2=$(TOK)/qwen2/tokenizer.json xlmr=$(TOK)/xlmr/tokenizer.json t5=$(TOK)/t5/tokenizer.json
-	python3 scripts/bench.py $(BIN) $(MINILM) $(MPNET) --python $(PY) --llama-convert "$$(scripts/fetch-llama-convert.sh || true)"
+	python3 scripts/bench.py $(BIN) $(MINILM) $(MPNET) --python $(PY) --llama-convert "$$(scripts/fetch-llama-convert.sh || true)" \
+	  $(CACHE)/onnx/minilm-l3/model.onnx $(CACHE)/onnx/minilm-l3/fused-int8.onnx $(CACHE)/onnx/mpnet-torch/model.onnx \
+	  $(CACHE)/gguf/minilm-f32.gguf $(CACHE)/gguf/minilm-q8_0.gguf $(CACHE)/gguf/minilm-q4_k_m.gguf
 	$(PY) -m pip install -q --disable-pip-version-check -r scripts/bench-requirements.txt
 	$(PY) scripts/bench_corpus.py $(CACHE)/bench/corpus.jsonl
 	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 1

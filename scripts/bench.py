@@ -10,6 +10,10 @@ against the goal of model bytes + 64 MB.
 patch: `tempscale patch MODEL -t 0.8` to native and to an HF folder, against `cp` and against
 llama.cpp's own converter (convert_hf_to_gguf.py from the llama-cpp-python source package, run
 by the reference venv's python) on the same model, where it supports the architecture.
+
+deployed files (FILE.onnx / FILE.gguf arguments): `tempscale patch FILE -t 0.8` against `cp` of the
+file and, for ONNX, against onnx.load + onnx.save in Python (the floor of any Python ONNX edit);
+peak RSS against the file size (model + external data). tempscale fsyncs what it writes; cp does not.
 """
 import os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -65,6 +69,32 @@ def patch_section(binary, model, repeat, convert, python):
         shutil.rmtree(out, ignore_errors=True)
 
 
+def deployed_section(binary, files, repeat, python):
+    """`tempscale patch FILE -t 0.8 -o OUT` on deployed .onnx/.gguf files, against `cp` of the same file and, for
+    ONNX, against the least a Python tool pays to change one tensor: onnx.load + onnx.save of the same model."""
+    out = tempfile.mkdtemp(prefix="tempscale-bench-")
+    try:
+        print(f"\npatch deployed files in place (τ = 0.8), median of {repeat} warm runs")
+        print(f"{'file':<34}{'MB':>8}{'cp s':>8}{'patch s':>9}{'× cp':>7}{'× onnx py':>10}{'RSS MB':>9}{'RSS/size':>9}")
+        for f in files:
+            data = f + ".data" if os.path.exists(f + ".data") else None
+            size = os.path.getsize(f) + (os.path.getsize(data) if data else 0)
+            run(["cat", f])
+            ext = os.path.splitext(f)[1]
+            cp_wall, _ = measure(["cp", f, os.path.join(out, "copy" + ext)], repeat)
+            wall, rss = measure([binary, "patch", f, "-t", "0.8", "-o", os.path.join(out, "p" + ext), "--force"], repeat)
+            peer = ""
+            if ext == ".onnx" and python:
+                code = ("import onnx,sys; m = onnx.load(sys.argv[1]); onnx.save(m, sys.argv[2], save_as_external_data=True, location='py.onnx.data')"
+                        if data else "import onnx,sys; onnx.save(onnx.load(sys.argv[1]), sys.argv[2])")
+                pw, _ = measure([python, "-c", code, f, os.path.join(out, "py.onnx")], max(1, repeat // 2))
+                peer = f"{wall / pw:>10.2f}"
+            name = "/".join(f.rstrip("/").split("/")[-2:])
+            print(f"{name:<34}{size / 1e6:>8.1f}{cp_wall:>8.3f}{wall:>9.3f}{wall / cp_wall:>7.1f}{peer or '':>10}{rss / 1e6:>9.1f}{rss / size:>9.2f}")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def main():
     def opt(name, default=None):
         return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
@@ -90,6 +120,9 @@ def main():
         shutil.rmtree(out, ignore_errors=True)
     for m in models:
         patch_section(binary, m, repeat, opt("--llama-convert"), opt("--python"))
+    deployed = [a for a in sys.argv[2:] if os.path.isfile(a) and a.endswith((".onnx", ".gguf"))]
+    if deployed:
+        deployed_section(binary, deployed, repeat, opt("--python"))
 
 
 if __name__ == "__main__":

@@ -37,19 +37,7 @@ public struct ONNXFile: @unchecked Sendable {
 
     /// Reads and checks `path`; errors are `FileError`s naming the file.
     public static func read(_ path: String) throws -> ONNXFile {
-        let file = try MappedFile(path: path)
-        guard file.count < Int(Int32.max) else { throw FileError(path, Error.tooLarge(file.count)) }
-        var options = BinaryDecodingOptions()
-        options.messageDepthLimit = 64
-        let model: Onnx_ModelProto
-        do {
-            model = try Onnx_ModelProto(serializedBytes: Data(file.all), options: options)
-        } catch let e as BinaryDecodingError {
-            throw FileError(path, Error.notProtobuf(Self.reason(e)))
-        } catch {
-            throw FileError(path, Error.notProtobuf("\(error)"))
-        }
-        var f = ONNXFile(path: path, model: model)
+        var f = ONNXFile(path: path, model: try parse(path))
         do {
             try f.checkModel()
             try f.readExternalData()
@@ -58,6 +46,23 @@ public struct ONNXFile: @unchecked Sendable {
             throw FileError(path, e)
         }
         return f
+    }
+
+    /// Parses straight from the mapping (no copy of the file); the mapping is released when this returns, so the
+    /// parsed model — which owns copies of its bytes — is all that stays in memory.
+    private static func parse(_ path: String) throws -> Onnx_ModelProto {
+        let file = try MappedFile(path: path)
+        guard file.count < Int(Int32.max) else { throw FileError(path, Error.tooLarge(file.count)) }
+        var options = BinaryDecodingOptions()
+        options.messageDepthLimit = 64
+        do {
+            let bytes = file.base.map { Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0), count: file.count, deallocator: .none) } ?? Data()
+            return try withExtendedLifetime(file) { try Onnx_ModelProto(serializedBytes: bytes, options: options) }
+        } catch let e as BinaryDecodingError {
+            throw FileError(path, Error.notProtobuf(Self.reason(e)))
+        } catch {
+            throw FileError(path, Error.notProtobuf("\(error)"))
+        }
     }
 
     init(path: String, model: Onnx_ModelProto) {
@@ -262,7 +267,11 @@ extension Onnx_TensorProto {
             }
             return rawData.withUnsafeBytes { raw -> [Float] in
                 switch type {
-                case .float: return (0..<n).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian) }
+                case .float:  // little-endian f32, the host's layout: one copy
+                    return [Float](unsafeUninitializedCapacity: n) { buf, count in
+                        if n > 0 { UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: 4 * n) }
+                        count = n
+                    }
                 case .double: return (0..<n).map { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian)) }
                 case .float16: return (0..<n).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) }
                 default: return (0..<n).map { Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) << 16) }
@@ -291,7 +300,7 @@ extension Onnx_TensorProto {
         if hasRawData {
             var d = Data(capacity: values.count * type.byteSize!)
             switch type {
-            case .float: for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
+            case .float: d = values.withUnsafeBytes { Data($0) }
             case .double: for v in values { withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { d.append(contentsOf: $0) } }
             case .float16: for v in values { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { d.append(contentsOf: $0) } }
             default: for v in values { withUnsafeBytes(of: bf16(v).littleEndian) { d.append(contentsOf: $0) } }
