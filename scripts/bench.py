@@ -81,7 +81,7 @@ def deployed_section(binary, files, repeat, python):
             size = os.path.getsize(f) + (os.path.getsize(data) if data else 0)
             run(["cat", f])
             ext = os.path.splitext(f)[1]
-            cp_wall, _ = measure(["cp", f, os.path.join(out, "copy" + ext)], repeat)
+            cp_wall, _ = measure(["cp", f] + ([data] if data else []) + [out + "/"], repeat)
             wall, rss = measure([binary, "patch", f, "-t", "0.8", "-o", os.path.join(out, "p" + ext), "--force"], repeat)
             peer = ""
             if ext == ".onnx" and python:

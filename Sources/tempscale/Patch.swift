@@ -11,6 +11,12 @@ struct Patch: ParsableCommand {
             block-0 position bias. τ < 1 counters length collapse; patching a patched model composes
             (τ_total = τ₁·τ₂) and the history travels with the model.
 
+            A deployed .onnx file (PyTorch export, onnxruntime-optimized, int8-quantized) is patched in
+            its own form: each attention softmax is traced back to its query projection (weight and
+            bias, packed QKV columns, or int8 weight scale), or a fused Attention/QAttention's scale;
+            a learned position bias is scaled with it; anything that cannot be made exact is refused
+            with the node named. A .gguf file is patched in its own tensor types.
+
             Examples:
               tempscale patch models/all-MiniLM-L6-v2 --temperature 0.8 -o minilm-t08.tsm
               tempscale patch models/all-MiniLM-L6-v2 --temperature 0.8 --format hf -o minilm-t08/
@@ -24,7 +30,7 @@ struct Patch: ParsableCommand {
     @Argument(help: "Model folder, weight file, .tsm file, or a .gguf / .onnx file (patched in its own format into a new file).") var model: String
     @Option(name: .shortAndLong, help: "Temperature τ > 0 (the paper searches 0.5 – 0.9).") var temperature: Double
     @Option(name: .shortAndLong, help: "Output file (native, gguf) or folder (hf).") var output: String
-    @Option(help: "Output format: native (default), hf or gguf; a .gguf input gives gguf.") var format: OutputFormat?
+    @Option(help: "Output format: native (default), hf, gguf or onnx; a .gguf / .onnx input gives its own format.") var format: OutputFormat?
     @Option(help: "Layers to patch: all, or indices and ranges like 0-5,8.") var layers = "all"
     @Option(help: "Storage type: f32, f16, bf16 or q8 (native only); default f32 (native) / source type (hf).")
     var dtype: DType?
@@ -77,7 +83,7 @@ struct Patch: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export a model (patched or not) for another runtime: an HF folder or GGUF for llama.cpp.",
+        abstract: "Export a model (patched or not) for another runtime: an HF folder, GGUF for llama.cpp, or ONNX.",
         discussion: """
             hf: model.safetensors, config.json (with the temperature history), the tokenizer files and
             the sentence-transformers modules — AutoModel and SentenceTransformer load it unchanged.
@@ -85,23 +91,31 @@ struct Export: ParsableCommand {
             Unigram vocabularies) and t5encoder for T5/mT5 encoders. Refused, with the reason: MPNet (no
             llama.cpp architecture), relative-position BERT, a Dense module, pooling llama.cpp lacks, and
             tokenizer pipelines llama.cpp's tokenizers would run differently.
+            onnx: every family the encoder runs (not relative-position BERT), IR 8 / opset 17, standard
+            operators only, dynamic batch and sequence; inputs input_ids, attention_mask (and
+            token_type_ids where the model has token types), outputs last_hidden_state and
+            sentence_embedding (pooling, Dense and Normalize in the graph). τ is in the query weights, so
+            onnxruntime's transformer optimizer keeps it when it fuses attention; the τ history is in
+            metadata_props. --dtype f16 stores weights in f16 and computes in f32.
 
             Examples:
               tempscale export minilm-t08.tsm --to hf -o minilm-t08/
               tempscale export minilm-t08.tsm --to gguf --dtype f16 -o minilm-t08.gguf
+              tempscale export minilm-t08.tsm --to onnx -o minilm-t08.onnx
               tempscale patch e5-small/ -t 0.8 --format gguf -o e5-small-t08.gguf
             """
     )
 
     @Argument(help: "Model folder, weight file, .tsm file or .gguf file (patched in place into a new .gguf).") var model: String
-    @Option(help: "Target: hf or gguf.") var to: OutputFormat
-    @Option(name: .shortAndLong, help: "Output folder (hf) or file (gguf).") var output: String
+    @Option(help: "Target: hf, gguf or onnx.") var to: OutputFormat
+    @Option(name: .shortAndLong, help: "Output folder (hf) or file (gguf, onnx).") var output: String
     @Option(help: "f32 or f16 (hf also bf16).") var dtype: DType?
     @Flag(help: "Replace the output if it exists.") var force = false
 
     func run() throws {
         try runReportingErrors {
             if GGUFFile.isGGUF(path: model) { throw ValidationError("\(model) is a GGUF file; export reads checkpoints and .tsm files (to bake τ into a GGUF, use patch)") }
+            if ONNXFile.isONNX(path: model) { throw ValidationError("\(model) is an ONNX file; export reads checkpoints and .tsm files (to bake τ into an ONNX file, use patch)") }
             let source = try ModelLoader.open(model)
             print(try ModelWriter.write(source, format: to, to: output, dtype: dtype, force: force))
         }

@@ -338,7 +338,7 @@ private struct Finder {
         if pn.opType == "FusedMatMul", transA != 0 || (try? query(pn.input[0], end: prod)) == nil {
             edits.append(.attribute(node: prod, name: "alpha", default: 1))
             rule = "FusedMatMul alpha × 1/τ"
-            targets = ["\(g.label(prod)).alpha"]
+            targets = ["\(g.label(prod)) alpha attribute"]
         } else {
             let q = try query(pn.input[0], end: prod)
             edits += q.edits
@@ -612,7 +612,7 @@ private struct Finder {
             }
             let def = Float(1 / Double(q / Int(heads)).squareRoot())
             edits = [.attribute(node: i, name: "scale", default: def)]
-            targets = ["\(g.label(i)).scale"]
+            targets = ["its scale attribute"]
             rule = "fused \(n.opType): scale attribute (default 1/√\(q / Int(heads))) × 1/τ"
         }
         paths.append((values, [i]))
