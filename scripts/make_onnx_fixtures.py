@@ -7,10 +7,16 @@
   OUT/minilm-l3/int8.onnx        onnxruntime.quantization quantize_dynamic (QInt8 weights): MatMulInteger
   OUT/minilm-l3/fused-int8.onnx  quantize_dynamic of the fused graph: QAttention
   OUT/minilm-l3/external.onnx    the model with every tensor in external.onnx.data
+  OUT/minilm-l3/ort-extended.onnx, ort-int8-extended.onnx
+                                 what onnxruntime saves after ORT_ENABLE_EXTENDED: FusedMatMul scores;
+                                 DynamicQuantizeMatMul and MatMulIntegerToFloat
+  OUT/minilm-l3/nbits.onnx       MatMulNBitsQuantizer (4-bit blocks of 32): MatMulNBits
   OUT/mpnet-torch/model.onnx     all-mpnet-base-v2 exported by torch.onnx.export (TorchScript exporter, opset 17,
                                  eager attention): the relative-position bias in torch's own form
+  OUT/minilm-sdpa/model.onnx     all-MiniLM-L6-v2 exported the same way with SDPA attention (Q, Kᵀ scaled by √scale)
 
-Usage: make_onnx_fixtures.py --out .cache/onnx --downloads .cache/dl --mpnet .cache/models/all-mpnet-base-v2
+Usage: make_onnx_fixtures.py --out .cache/onnx --downloads .cache/dl --mpnet .cache/models/all-mpnet-base-v2 \
+           --minilm .cache/models/all-MiniLM-L6-v2
 """
 import argparse
 import hashlib
@@ -49,15 +55,15 @@ def minilm(out, downloads):
                     "--heads", "12", "--hidden", "384"], check=True, stdout=subprocess.DEVNULL)
 
 
-def mpnet(out, model_dir):
+def torch_export(out, name, model_dir, attn, pad):
     import torch
     from transformers import AutoModel
 
-    d = os.path.join(out, "mpnet-torch")
+    d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
-    model = AutoModel.from_pretrained(model_dir, attn_implementation="eager").eval()
-    ids = torch.tensor([[0, 2023, 2003, 1037, 3231, 2], [0, 2023, 2, 1, 1, 1]])
-    mask = (ids != 1).long()
+    model = AutoModel.from_pretrained(model_dir, attn_implementation=attn).eval()
+    ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 2023, 102, pad, pad, pad]])
+    mask = (ids != pad).long()
 
     class Wrapped(torch.nn.Module):
         def __init__(self, m):
@@ -78,10 +84,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--downloads", required=True)
     ap.add_argument("--mpnet", required=True)
+    ap.add_argument("--minilm", required=True)
     args = ap.parse_args()
     os.makedirs(args.downloads, exist_ok=True)
     minilm(args.out, args.downloads)
-    mpnet(args.out, args.mpnet)
+    torch_export(args.out, "mpnet-torch", args.mpnet, "eager", 1)
+    # SDPA attention as the TorchScript exporter writes it: Q and Kᵀ each × √(1/√d) before the product.
+    torch_export(args.out, "minilm-sdpa", args.minilm, "sdpa", 0)
     print(json.dumps({"files": sorted(os.path.join(r, f)[len(args.out) + 1:] for r, _, fs in os.walk(args.out) for f in fs)}))
 
 

@@ -95,6 +95,10 @@ public enum ONNXPatcher {
             sites.append(site)
             edits.append(e)
         }
+        // Model-local functions are expanded by the runtime: attention inside one would go unpatched.
+        for f in file.model.functions where f.node.contains(where: { Finder.attentionOps.contains($0.opType) || $0.opType == "Softmax" || nodeHoldsAttention($0) }) {
+            throw .notBakeable("the model-local function '\(f.name)' holds attention; tempscale does not patch inside functions")
+        }
         guard !sites.isEmpty else { throw .noAttention }
         // A value on one layer's path read by a node on no path would change that node too.
         try finder.checkReaders(edits)
