@@ -11,6 +11,7 @@
                                  what onnxruntime saves after ORT_ENABLE_EXTENDED: FusedMatMul scores;
                                  DynamicQuantizeMatMul and MatMulIntegerToFloat
   OUT/minilm-l3/nbits.onnx       MatMulNBitsQuantizer (4-bit blocks of 32): MatMulNBits
+  OUT/minilm-l3/packed-qkv.onnx  each layer's Q, K, V projections packed into one MatMul + Add + Split(axis -1)
   OUT/mpnet-torch/model.onnx     all-mpnet-base-v2 exported by torch.onnx.export (TorchScript exporter, opset 17,
                                  eager attention): the relative-position bias in torch's own form
   OUT/minilm-sdpa/model.onnx     all-MiniLM-L6-v2 exported the same way with SDPA attention (Q, Kᵀ scaled by √scale)
@@ -53,6 +54,55 @@ def minilm(out, downloads):
     here = os.path.dirname(os.path.abspath(__file__))
     subprocess.run([sys.executable, os.path.join(here, "check_onnx.py"), "forms", os.path.join(d, "model.onnx"), d,
                     "--heads", "12", "--hidden", "384"], check=True, stdout=subprocess.DEVNULL)
+    packed_qkv(d)
+
+
+def packed_qkv(d):
+    """model.onnx with each layer's query, key and value projections packed into one MatMul + Add + Split(axis -1),
+    the layout of exports from fused-QKV modules; the three split outputs replace the three Add outputs."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(os.path.join(d, "model.onnx"))
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    by_out = {o: n for n in g.node for o in n.output}
+    remove, new_nodes, layers = set(), {}, 0
+    for n in list(g.node):
+        if n.op_type != "MatMul" or "attention/self/query/MatMul" not in n.name:
+            continue
+        prefix = n.name.split("attention/self/query/MatMul")[0]
+        parts = []
+        for role in ["query", "key", "value"]:
+            mm = next(x for x in g.node if x.name == f"{prefix}attention/self/{role}/MatMul")
+            add = next(x for x in g.node if x.name == f"{prefix}attention/self/{role}/Add")
+            bias = next(i for i in add.input if i in inits)
+            parts.append((mm, add, numpy_helper.to_array(inits[mm.input[1]]), numpy_helper.to_array(inits[bias])))
+        w = np.concatenate([p[2] for p in parts], axis=1)
+        b = np.concatenate([p[3] for p in parts])
+        tag = f"packed_qkv_{layers}"
+        g.initializer.extend([numpy_helper.from_array(w, tag + ".weight"), numpy_helper.from_array(b, tag + ".bias")])
+        x = parts[0][0].input[0]
+        nodes = [helper.make_node("MatMul", [x, tag + ".weight"], [tag + "_mm"], name=f"{prefix}attention/self/qkv/MatMul"),
+                 helper.make_node("Add", [tag + "_mm", tag + ".bias"], [tag + "_add"], name=f"{prefix}attention/self/qkv/Add"),
+                 helper.make_node("Split", [tag + "_add", tag + "_sizes"], [p[1].output[0] for p in parts], axis=-1,
+                                  name=f"{prefix}attention/self/qkv/Split")]
+        g.initializer.append(numpy_helper.from_array(np.array([w.shape[1] // 3] * 3, np.int64), tag + "_sizes"))
+        for p in parts:
+            remove.update([p[0].name, p[1].name])
+        new_nodes[parts[0][0].name] = nodes
+        layers += 1
+    out = []
+    for n in g.node:
+        if n.name in new_nodes:
+            out.extend(new_nodes[n.name])
+        if n.name not in remove:
+            out.append(n)
+    del g.node[:]
+    g.node.extend(out)
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(d, "packed-qkv.onnx"))
 
 
 def torch_export(out, name, model_dir, attn, pad):

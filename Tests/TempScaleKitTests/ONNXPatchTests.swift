@@ -64,9 +64,9 @@ final class ONNXPatchTests: XCTestCase {
     }
 
     /// Float graphs: eager (query weight + bias), fused (Q columns of the packed weight), the fused graph by its
-    /// scale attribute, external data, ORT's saved extended optimization (FusedMatMul scores), and 4-bit MatMulNBits
-    /// weights (block scales; activations stay float); each within 1e-5 of the run-time-τ reference, which is itself
-    /// far from τ = 1.
+    /// scale attribute, external data, ORT's saved extended optimization (FusedMatMul scores), 4-bit MatMulNBits
+    /// weights (block scales; activations stay float), and a packed QKV projection split on its last axis (the Q
+    /// columns only); each within 1e-5 of the run-time-τ reference, which is itself far from τ = 1.
     func testFloatFormsMatchTheRunTimeReference() throws {
         let dir = TempDir()
         let tau = 0.7
@@ -76,7 +76,7 @@ final class ONNXPatchTests: XCTestCase {
         XCTAssertGreaterThan(moved.maxAbs, 0.05, "τ = \(tau) must move the outputs for this check to mean anything")
         var lines: [String] = []
         for (form, attributes) in [("model", false), ("fused", false), ("fused", true), ("external", false), ("ort-extended", false),
-                                   ("nbits", false)] {
+                                   ("nbits", false), ("packed-qkv", false)] {
             let input = try fixture("minilm-l3/\(form).onnx")
             let before = readBytes(input)
             let out = dir.file("\(form)-\(attributes).onnx")
@@ -85,6 +85,7 @@ final class ONNXPatchTests: XCTestCase {
             XCTAssertEqual(r.sites.count, 3, form)
             XCTAssertEqual(r.temperature.total, tau, accuracy: 1e-12)
             if attributes { XCTAssertTrue(r.sites.allSatisfy { $0.rule.contains("scale attribute") }, form) }
+            if form == "packed-qkv" { XCTAssertTrue(r.sites.allSatisfy { $0.targets.contains { $0.hasSuffix(".weight[:, 0..<384]") } }, "\(r.sites)") }
             // 4-bit weights are another model: its reference is made from it (its Softmax nodes are kept).
             let d = try compare(out, form == "nbits" ? try reference(input, tau: tau, in: dir) : ref)
             XCTAssertLessThanOrEqual(d.maxAbs, 1e-5, "\(form)\(attributes ? " (scale attribute)" : "")")

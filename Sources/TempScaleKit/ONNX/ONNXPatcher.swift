@@ -397,7 +397,7 @@ private struct Finder {
             }
             f.edits.append(.scale(value: value, part: part, readers: [reader]))
             f.values.append(value)
-            f.targets.append(value + (range.map { "[\($0.lowerBound)..<\($0.upperBound)]" } ?? ""))
+            f.targets.append(value + (range.map { "[\(width == nil ? "" : ":, ")\($0.lowerBound)..<\($0.upperBound)]" } ?? ""))
         }
         while true {
             guard let p = g.producer[v] else { throw refuse("the query path from \(g.label(end)) reaches '\(v)', a graph input, before any projection") }
