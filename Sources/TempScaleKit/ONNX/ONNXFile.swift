@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import ONNXProto
 import SwiftProtobuf
@@ -273,8 +274,7 @@ extension Onnx_TensorProto {
                         count = n
                     }
                 case .double: return (0..<n).map { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian)) }
-                case .float16: return (0..<n).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) }
-                default: return (0..<n).map { Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) << 16) }
+                default: return Self.widen((0..<n).map { raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian }, type)
                 }
             }
         }
@@ -282,8 +282,7 @@ extension Onnx_TensorProto {
         switch type {
         case .float: values = floatData
         case .double: values = doubleData.map { Float($0) }
-        case .float16: values = int32Data.map { Float(Float16(bitPattern: UInt16(truncatingIfNeeded: $0))) }
-        default: values = int32Data.map { Float(bitPattern: UInt32(UInt16(truncatingIfNeeded: $0)) << 16) }
+        default: values = Self.widen(int32Data.map { UInt16(truncatingIfNeeded: $0) }, type)  // f16/bf16 bits in int32_data
         }
         guard values.count == n else { throw .badTensor(name, "holds \(values.count) values; dims \(dims) need \(n)") }
         return values
@@ -292,18 +291,12 @@ extension Onnx_TensorProto {
     /// Stores `values` back in the tensor's own type and storage form.
     mutating func setFloatValues(_ values: [Float]) {
         let type = elementType!
-        func bf16(_ f: Float) -> UInt16 {  // round to nearest even, as torch does
-            let b = f.bitPattern
-            if f.isNaN { return 0x7FC0 }
-            return UInt16((b + 0x7FFF + ((b >> 16) & 1)) >> 16)
-        }
         if hasRawData {
             var d = Data(capacity: values.count * type.byteSize!)
             switch type {
             case .float: d = values.withUnsafeBytes { Data($0) }
             case .double: for v in values { withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { d.append(contentsOf: $0) } }
-            case .float16: for v in values { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { d.append(contentsOf: $0) } }
-            default: for v in values { withUnsafeBytes(of: bf16(v).littleEndian) { d.append(contentsOf: $0) } }
+            default: d = Self.narrow(values, type).withUnsafeBytes { Data($0) }
             }
             rawData = d
             return
@@ -311,9 +304,32 @@ extension Onnx_TensorProto {
         switch type {
         case .float: floatData = values
         case .double: doubleData = values.map { Double($0) }
-        case .float16: int32Data = values.map { Int32(Float16($0).bitPattern) }
-        default: int32Data = values.map { Int32(bf16($0)) }
+        default: int32Data = Self.narrow(values, type).map { Int32($0) }
         }
+    }
+
+    /// f16 / bf16 bit patterns ↔ f32, through the converters the rest of tempscale uses (CKernels; round to
+    /// nearest even).
+    static func widen(_ bits: [UInt16], _ type: ONNXElementType) -> [Float] {
+        var out = [Float](repeating: 0, count: bits.count)
+        guard !bits.isEmpty else { return out }
+        bits.withUnsafeBufferPointer { b in
+            out.withUnsafeMutableBufferPointer { o in
+                type == .float16 ? ts_f16_to_f32(b.baseAddress!, o.baseAddress!, bits.count) : ts_bf16_to_f32(b.baseAddress!, o.baseAddress!, bits.count)
+            }
+        }
+        return out
+    }
+
+    static func narrow(_ values: [Float], _ type: ONNXElementType) -> [UInt16] {
+        var out = [UInt16](repeating: 0, count: values.count)
+        guard !values.isEmpty else { return out }
+        values.withUnsafeBufferPointer { v in
+            out.withUnsafeMutableBufferPointer { o in
+                type == .float16 ? ts_f32_to_f16(v.baseAddress!, o.baseAddress!, values.count) : ts_f32_to_bf16(v.baseAddress!, o.baseAddress!, values.count)
+            }
+        }
+        return out
     }
 
     /// Integer values (int8/uint8/int32/int64), for shapes and split sizes.

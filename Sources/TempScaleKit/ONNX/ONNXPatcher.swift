@@ -54,6 +54,8 @@ public enum ONNXPatcher {
         /// The layer count read from the names (layer.N, blk.N, …), nil when they carry none.
         public let namedLayers: Int?
         fileprivate let edits: [[Edit]]
+        /// The graph index the edits refer to (node indices, producers, consumers).
+        fileprivate let graph: ONNXGraph
     }
 
     public struct Report: Sendable {
@@ -96,7 +98,7 @@ public enum ONNXPatcher {
             edits.append(e)
         }
         // Model-local functions are expanded by the runtime: attention inside one would go unpatched.
-        for f in file.model.functions where f.node.contains(where: { Finder.attentionOps.contains($0.opType) || $0.opType == "Softmax" || nodeHoldsAttention($0) }) {
+        for f in file.model.functions where f.node.contains(where: isAttention) {
             throw .notBakeable("the model-local function '\(f.name)' holds attention; tempscale does not patch inside functions")
         }
         guard !sites.isEmpty else { throw .noAttention }
@@ -104,15 +106,16 @@ public enum ONNXPatcher {
         try finder.checkReaders(edits)
         let named = namedLayerCount(g.graph)
         if let named, named != sites.count { throw .layerCount(found: sites.count, named: named) }
-        return Plan(sites: sites, namedLayers: named, edits: edits)
+        return Plan(sites: sites, namedLayers: named, edits: edits, graph: g)
+    }
+
+    /// A Softmax, a fused attention node, or a node whose subgraphs hold one.
+    static func isAttention(_ n: Onnx_NodeProto) -> Bool {
+        Finder.attentionOps.contains(n.opType) || n.opType == "Softmax" || nodeHoldsAttention(n)
     }
 
     static func nodeHoldsAttention(_ n: Onnx_NodeProto) -> Bool {
-        n.attribute.contains { a in
-            ((a.hasG ? [a.g] : []) + a.graphs).contains { sub in
-                sub.node.contains { Finder.attentionOps.contains($0.opType) || $0.opType == "Softmax" || nodeHoldsAttention($0) }
-            }
-        }
+        n.attribute.contains { a in ((a.hasG ? [a.g] : []) + a.graphs).contains { $0.node.contains(where: isAttention) } }
     }
 
     /// The layer count the tensor and node names carry (`layer.3.`, `layers_3/`, `blk.3.`, `block.3`): highest index + 1.
@@ -149,10 +152,10 @@ public enum ONNXPatcher {
         return Report(path: output, bytes: bytes, sites: sites, scaledTensors: scaled, copiedTensors: copied, temperature: history)
     }
 
-    /// Applies the selected layers' edits to `graph`; returns (tensors scaled, tensors copied first).
+    /// Applies the selected layers' edits to `graph` (the graph `plan` was made from); returns (tensors scaled,
+    /// tensors copied first).
     static func apply(_ plan: Plan, selection: LayerSelection, tau: Double, to graph: inout Onnx_GraphProto) throws(Error) -> (Int, Int) {
-        let g: ONNXGraph
-        do { g = try ONNXGraph(graph) } catch { throw .notBakeable(error.description) }
+        let g = plan.graph
         let chosen = plan.edits.enumerated().filter { selection.contains($0.offset) }.flatMap(\.element)
         let others = plan.edits.enumerated().filter { !selection.contains($0.offset) }.flatMap(\.element)
         var parts: [String: Set<Part>] = [:]
@@ -270,7 +273,7 @@ private struct Finder {
     // MARK: Softmax(scores)
 
     /// A value on the score side: terms added together, each a Q·Kᵀ product, the mask, or a position bias.
-    private mutating func terms(_ v: String, site: inout Set<Int>) throws(ONNXPatcher.Error) -> [String] {
+    private func terms(_ v: String, site: inout Set<Int>) throws(ONNXPatcher.Error) -> [String] {
         if g.isWeightFree(v) { return [v] }  // the mask: no learned numbers
         guard let p = g.producer[v] else { return [v] }
         let n = g.node(p)
@@ -338,18 +341,20 @@ private struct Finder {
         var rule: String
         var targets: [String]
         let pn = g.node(prod)
-        let transA = g.attribute(prod, "transA")?.i ?? 0
-        if pn.opType == "FusedMatMul", transA != 0 || (try? query(pn.input[0], end: prod)) == nil {
-            edits.append(.attribute(node: prod, name: "alpha", default: 1))
-            rule = "FusedMatMul alpha × 1/τ"
-            targets = ["\(g.label(prod)) alpha attribute"]
-        } else {
-            let q = try query(pn.input[0], end: prod)
+        // A FusedMatMul whose query side cannot be walked (or is transposed) keeps τ in its alpha instead.
+        let fusedFallback = pn.opType == "FusedMatMul"
+        let walked = fusedFallback && (g.attribute(prod, "transA")?.i ?? 0) != 0 ? nil
+            : fusedFallback ? try? query(pn.input[0], end: prod) : try query(pn.input[0], end: prod)
+        if let q = walked {
             edits += q.edits
             values += q.values
             nodes.formUnion(q.nodes)
             rule = q.rule
             targets = q.targets
+        } else {
+            edits.append(.attribute(node: prod, name: "alpha", default: 1))
+            rule = "FusedMatMul alpha × 1/τ"
+            targets = ["\(g.label(prod)) alpha attribute"]
         }
         // Additive terms that are not the mask: a learned position bias, scaled through to its table.
         for t in others {
@@ -541,7 +546,6 @@ private struct Finder {
             if let src = g.constantSource(v) {
                 let t = g.tensor(src)
                 guard t.elementType?.isFloat == true else { continue }
-                f.edits.append(.scale(value: v, part: .all, readers: g.consumers[v] ?? []))
                 f.values.append(v)
                 f.targets.append(v)
                 continue
@@ -566,11 +570,8 @@ private struct Finder {
                 throw refuse("\(g.label(softmax)): its score has a term from \(g.label(p)) that is not the mask; tempscale cannot scale it exactly")
             }
         }
-        // The table's readers on this path read the copy if the table is also read elsewhere.
-        f.edits = f.edits.map { e in
-            if case .scale(let v, let part, _) = e { return .scale(value: v, part: part, readers: (g.consumers[v] ?? []).filter { f.nodes.contains($0) }) }
-            return e
-        }
+        // Each table, read on this path (its readers there read the copy if it is also read elsewhere).
+        f.edits = f.targets.map { .scale(value: $0, part: .all, readers: (g.consumers[$0] ?? []).filter { f.nodes.contains($0) }) }
         return f
     }
 
@@ -580,8 +581,8 @@ private struct Finder {
         let n = g.node(i)
         guard let heads = g.attribute(i, "num_heads")?.i, heads > 0 else { throw refuse("\(g.label(i)) has no num_heads") }
         func input(_ k: Int) -> String? { n.input.count > k && !n.input[k].isEmpty ? n.input[k] : nil }
-        let biasIndex = n.opType == "MultiHeadAttention" ? 5 : (n.opType == "Attention" ? 5 : -1)
-        if biasIndex >= 0, let b = input(biasIndex) {
+        // Attention and MultiHeadAttention take an additive attention_bias as input 5 (QAttention's 5 is its mask).
+        if n.opType != "QAttention", let b = input(5) {
             throw refuse("\(g.label(i)) adds an attention bias ('\(b)') to its scores; tempscale does not scale it inside fused attention")
         }
         var qHidden: Int?

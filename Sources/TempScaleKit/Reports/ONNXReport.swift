@@ -1,3 +1,5 @@
+import ONNXProto
+
 /// What `tempscale inspect model.onnx` prints: the producer, IR and opsets, inputs and outputs with their shapes,
 /// operator counts, the τ history, and each attention layer found with how `patch` would scale it (or why not).
 public struct ONNXReport {
@@ -8,7 +10,7 @@ public struct ONNXReport {
         Result { () throws(ONNXPatcher.Error) in try ONNXPatcher.plan(file) }
     }
 
-    static func shape(_ v: ONNXProto_ValueInfo) -> String {
+    static func shape(_ v: Onnx_ValueInfoProto) -> String {
         let t = v.type.tensorType
         let type = ONNXElementType(rawValue: t.elemType)?.name ?? "type \(t.elemType)"
         let dims = t.shape.dim.map { d -> String in
@@ -76,6 +78,3 @@ public struct ONNXReport {
         return .object(JSONObject(fields))
     }
 }
-
-import ONNXProto
-typealias ONNXProto_ValueInfo = Onnx_ValueInfoProto
