@@ -164,7 +164,12 @@ $(CACHE)/golden/.st-modules: $(VENV)/.stamp golden/st_modules.py golden/generate
 	$(PY) golden/st_modules.py --out $(CACHE)
 	touch $@
 
-families: $(CACHE)/tiny/.tf5.stamp $(CACHE)/tiny/.tf4.stamp $(CACHE)/golden/.st-modules
+# ModernBERT and Qwen3 (RoPE encoder, decoder embedder) tiny models and goldens (golden/tiny_modern.py).
+$(CACHE)/tiny/.modern.stamp: $(VENV)/.stamp $(TOK)/.complete golden/tiny_modern.py golden/tiny_families.py golden/generate.py golden/texts.jsonl
+	$(PY) golden/tiny_modern.py --out $(CACHE)
+	touch $@
+
+families: $(CACHE)/tiny/.tf5.stamp $(CACHE)/tiny/.tf4.stamp $(CACHE)/golden/.st-modules $(CACHE)/tiny/.modern.stamp
 
 # GGUF files made by llama.cpp's own converter and quantizer (F32, F16, Q8_0, Q4_0/1, Q5_0/1, Q6_K, Q4_K_M), and
 # the same made from a checkpoint with τ baked before converting: the inputs of `tempscale patch FILE.gguf` tests.

@@ -103,7 +103,8 @@ final class HFExportTests: XCTestCase {
 
     /// The tiny families built from the real tokenizers' vocabularies (golden/tiny_families.py), with their
     /// sentence-transformers modules (CLS + Dense for XLM-R, Dense for sentence-T5): τ 0.5.
-    static let familyModels = ["tiny-roberta-bpe", "tiny-xlmr", "tiny-t5", "tiny-st5", "tiny-mt5-gated", "tiny-umt5"]
+    static let familyModels = ["tiny-roberta-bpe", "tiny-xlmr", "tiny-t5", "tiny-st5", "tiny-mt5-gated", "tiny-umt5",
+                               "tiny-modernbert", "tiny-modernbert-bias", "tiny-qwen3", "tiny-qwen3-lm"]
     static let families: Batch = {
         makeBatch("families", familyModels.map { f in
             let src = Paths.cache + "/tiny/" + f

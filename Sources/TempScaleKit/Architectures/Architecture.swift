@@ -7,6 +7,12 @@ public protocol Architecture: Sendable {
     static var modelTypes: [String] { get }
     /// Prefixes of task-model checkpoints (BertForMaskedLM saves `bert.…`) stripped from tensor names.
     static var namePrefixes: [String] { get }
+    /// Task heads left out when a task checkpoint is read (Qwen3ForCausalLM's `lm_head.`): tensor-name prefixes
+    /// after the base-model prefix is stripped.
+    static var headPrefixes: [String] { get }
+    /// The transformers class of the base model, written into an HF export's `architectures` when the family
+    /// leaves task heads out (nil: config.json is kept as it is).
+    static var baseModelClass: String? { get }
 
     init(config: JSONObject) throws(ArchitectureError)
 
@@ -30,6 +36,8 @@ public protocol Architecture: Sendable {
 }
 
 extension Architecture {
+    public static var headPrefixes: [String] { [] }
+    public static var baseModelClass: String? { nil }
     public var positionLimit: Int? { dims.maxPositions }
     public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture { throw .familyNotExported(Self.family) }
     public func onnxEncoder(_ b: inout ONNXBuilder) throws -> String { throw ONNXBuilder.Error.familyNotExported(Self.family) }
@@ -64,9 +72,12 @@ public enum ArchitectureError: ReasonError, Equatable {
     case badValue(String, String)
     case missingTensor(String)
     case wrongShape(String, expected: [Int], actual: [Int])
+    /// A model tempscale recognises and refuses: the family, and why τ cannot be baked into it exactly.
+    case refused(String, String)
 
     public var description: String {
         switch self {
+        case .refused(let what, let why): return "\(what) is refused: \(why)"
         case .unsupported(let t):
             return "unsupported architecture '\(t)'; supported model_type values: \(Architectures.supportedModelTypes.joined(separator: ", "))"
         case .missingKey(let k): return "config.json has no '\(k)'"
@@ -78,15 +89,41 @@ public enum ArchitectureError: ReasonError, Equatable {
 }
 
 public enum Architectures {
-    public static let all: [any Architecture.Type] = [BertFamily.self, MPNet.self, T5Encoder.self]  // one line per family
+    public static let all: [any Architecture.Type] = [
+        BertFamily.self, MPNet.self, T5Encoder.self, ModernBert.self, Qwen3.self,  // one entry per family
+    ]
 
     public static var supportedModelTypes: [String] { all.flatMap { $0.modelTypes } }
 
     /// The architecture for a config.json (by `model_type`).
     public static func resolve(_ config: JSONObject) throws(ArchitectureError) -> any Architecture {
         guard let type = config["model_type"]?.stringValue else { throw .unsupported("(config.json has no model_type)") }
+        if let (what, why) = refusal(type, config) { throw .refused(what, why) }
         guard let arch = all.first(where: { $0.modelTypes.contains(type) }) else { throw .unsupported(type) }
         return try arch.init(config: config)
+    }
+
+    /// Models whose attention score is not a linear function of q (or of stored weights), recognised by their
+    /// config so that the refusal says why rather than "unsupported".
+    static func refusal(_ type: String, _ config: JSONObject) -> (String, String)? {
+        func set(_ key: String) -> Bool { config[key].map { $0 != .null && $0 != .bool(false) } ?? false }
+        let capping = "attn_logit_softcapping"
+        if set(capping) {
+            return ("\(type) (config.json \(capping) \(config[capping]?.doubleValue.map { "\($0)" } ?? "set"))",
+                    "its attention caps the logits as c·tanh(S/c) before the softmax; tanh is not linear, so no weight scale turns softmax(c·tanh(S/c)) into softmax(c·tanh(S/c)/τ) for every input")
+        }
+        let alibi = "ALiBi adds −m_h·|i − j| to the scores, with slopes computed from the head index and stored in no weight; scaling q scales QKᵀ but not that term"
+        if config["position_embedding_type"]?.stringValue == "alibi" {
+            return ("\(type) with position_embedding_type 'alibi' (jina-bert-v2)", alibi)
+        }
+        if type == "bloom" || (type == "mpt" && config["attn_config"]?.objectValue?["alibi"] == .bool(true)) || (type == "falcon" && set("alibi")) {
+            return ("\(type) (ALiBi positions)", alibi)
+        }
+        if ["persimmon", "stablelm"].contains(type) && set("qk_layernorm") {
+            return ("\(type) with qk_layernorm",
+                    "q and k pass through a LayerNorm whose bias is added after its weight; the q-norm weight × 1/τ alone (the Qwen3 rule) would leave the bias unscaled, and tempscale runs no \(type) forward pass to check a weight-and-bias rule against")
+        }
+        return nil
     }
 
     /// Checks that every required tensor is present with its configured shape.

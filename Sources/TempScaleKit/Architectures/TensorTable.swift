@@ -7,16 +7,20 @@ public enum TensorRole: String, Sendable, CaseIterable {
     case positionIds, tokenTypeIds
     case poolerDense, poolerDenseBias
     // attention
-    case attnNorm, attnQ, attnQBias, attnK, attnKBias, attnV, attnVBias, attnOut, attnOutBias
+    case attnNorm, attnNormBias, attnQ, attnQBias, attnK, attnKBias, attnV, attnVBias, attnOut, attnOutBias
+    /// A fused [q; k; v] projection [3·inner, hidden] and its bias (ModernBERT's `Wqkv`).
+    case attnQKV, attnQKVBias
+    /// Per-head RMSNorms applied to q and k before RoPE [head dim] (Qwen3's `q_norm`, `k_norm`).
+    case attnQNorm, attnKNorm
     case attnOutNorm, attnOutNormBias
     /// A relative-position bias table [buckets, heads] (T5, MPNet).
     case attnRelativeBias
     /// BERT relative_key(_query)'s distance embedding [2·positions − 1, head dim].
     case attnDistanceEmbedding
     // feed-forward
-    case ffnNorm, ffnUp, ffnUpBias, ffnGate, ffnDown, ffnDownBias, layerOutNorm, layerOutNormBias
+    case ffnNorm, ffnNormBias, ffnUp, ffnUpBias, ffnGate, ffnDown, ffnDownBias, layerOutNorm, layerOutNormBias
     // after the last layer
-    case outputNorm
+    case outputNorm, outputNormBias
 }
 
 /// How a tensor is stored in a GGUF file: weight matrices in the file's dtype; vectors and small tables f32
@@ -35,10 +39,13 @@ public struct TensorSpec: Sendable {
     public let layer: Int?
     /// Other names the same tensor is saved under (T5's `shared.weight` for `encoder.embed_tokens.weight`).
     public let alternatives: [String]
+    /// A per-layer tensor that the first `fromLayer` layers do not have (ModernBERT's layer 0 has no attn_norm).
+    public let fromLayer: Int
 
     public init(_ role: TensorRole, _ name: String, _ shape: [Int], optional: Bool = false, gguf: String? = nil,
-                _ storage: GGUFStorage = .f32, layer: Int? = nil, alternatives: [String] = []) {
+                _ storage: GGUFStorage = .f32, layer: Int? = nil, alternatives: [String] = [], fromLayer: Int = 0) {
         self.role = role
+        self.fromLayer = fromLayer
         self.name = name
         self.alternatives = alternatives
         self.shape = shape
@@ -53,7 +60,7 @@ public struct TensorSpec: Sendable {
         let n = String(l)
         return TensorSpec(role, name.replacing("{L}", with: n), shape, optional: optional,
                           gguf: gguf?.replacing("{L}", with: n), ggufStorage, layer: l,
-                          alternatives: alternatives.map { $0.replacing("{L}", with: n) })
+                          alternatives: alternatives.map { $0.replacing("{L}", with: n) }, fromLayer: fromLayer)
     }
 
     /// The name it is saved under in a checkpoint that has `has(name)`, preferring the main one.
@@ -71,7 +78,7 @@ public struct TensorTable: Sendable {
     }
 
     public init(layers: Int, global: [TensorSpec], perLayer: [TensorSpec]) {
-        all = global + (0..<layers).flatMap { l in perLayer.map { $0.expanded(layer: l) } }
+        all = global + (0..<layers).flatMap { l in perLayer.filter { l >= $0.fromLayer }.map { $0.expanded(layer: l) } }
         var index: [Key: Int] = [:]
         for (i, s) in all.enumerated() {
             let key = Key(role: s.role, layer: s.layer ?? -1)

@@ -163,14 +163,17 @@ public enum ModelLoader {
 
     /// Task checkpoints (BertForMaskedLM, …) prefix the base model's names; strip the prefix when
     /// the first required tensor of the table is found under it.
+    /// The family's task heads (`headPrefixes`: Qwen3ForCausalLM's lm_head) are left out.
     static func stripPrefixes(_ tensors: [Tensor], arch: any Architecture) -> [Tensor] {
-        guard let anchor = arch.tensors.all.first(where: { !$0.optional })?.name else { return tensors }
+        let heads = type(of: arch).headPrefixes
+        func base(_ ts: [Tensor]) -> [Tensor] { heads.isEmpty ? ts : ts.filter { t in !heads.contains { t.name.hasPrefix($0) } } }
+        guard let anchor = arch.tensors.all.first(where: { !$0.optional })?.name else { return base(tensors) }
         let names = Set(tensors.map(\.name))
-        if names.contains(anchor) { return tensors }
+        if names.contains(anchor) { return base(tensors) }
         for prefix in type(of: arch).namePrefixes where names.contains(prefix + anchor) {
-            return tensors.map { $0.name.hasPrefix(prefix) ? $0.renamed(String($0.name.dropFirst(prefix.count))) : $0 }
+            return base(tensors.map { $0.name.hasPrefix(prefix) ? $0.renamed(String($0.name.dropFirst(prefix.count))) : $0 })
         }
-        return tensors
+        return base(tensors)
     }
 
     // MARK: Files

@@ -114,6 +114,14 @@ enum Kernels {
             for j in valid..<cols { row[j] = 0 }
         }
     }
+
+    /// Softmax of row[keys] after dividing by τ; the other entries of the `count`-wide row get probability 0
+    /// (a sliding-window or causal mask).
+    static func softmaxRange(_ row: UnsafeMutablePointer<Float>, count: Int, keys: Range<Int>, invTau: Float) {
+        ts_softmax_row(row + keys.lowerBound, keys.count, invTau)
+        for j in 0..<keys.lowerBound { row[j] = 0 }
+        for j in keys.upperBound..<count { row[j] = 0 }
+    }
 }
 
 /// The activations the encoder computes, by their HF names.
@@ -152,6 +160,8 @@ final class Workspace {
         case ffn, ffnGate
         /// A layer's output before the residual add, [rows, hidden].
         case projection
+        /// RoPE's cos and sin tables, [seq, head dim / 2].
+        case ropeCos, ropeSin
     }
 
     private var buffers: [UnsafeMutablePointer<Float>] = []

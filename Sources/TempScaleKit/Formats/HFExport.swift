@@ -24,8 +24,12 @@ public enum HFExport {
     }
 
     /// config.json as the model has it, plus `tempscale`: {version, temperature: {tau, history}}.
+    /// A task checkpoint whose head was left out (Qwen3ForCausalLM) is written as the base model it now is.
     public static func config(for model: Model) -> JSONValue {
         var c = model.config
+        if let base = type(of: model.architecture).baseModelClass {
+            c["architectures"] = .array([.string(base)])
+        }
         if model.temperature.isPatched {
             c["tempscale"] = .object(JSONObject([("version", .string(TempScale.version)), ("temperature", model.temperature.json)]))
         } else {
