@@ -78,20 +78,20 @@ public struct ModernBert: Architecture {
     /// The tensors, as transformers names them.
     public var tensors: TensorTable {
         let h = dims.hidden, i = dims.intermediate
-        func norm(_ role: TensorRole, _ bias: TensorRole, _ name: String, fromLayer: Int = 0) -> [TensorSpec] {
-            [TensorSpec(role, name + ".weight", [h], fromLayer: fromLayer)]
+        func norm(_ role: TensorRole, _ bias: TensorRole, _ name: String, gguf: String, fromLayer: Int = 0) -> [TensorSpec] {
+            [TensorSpec(role, name + ".weight", [h], gguf: gguf, fromLayer: fromLayer)]
                 + (normBias ? [TensorSpec(bias, name + ".bias", [h], fromLayer: fromLayer)] : [])
         }
         return TensorTable(layers: dims.layers, global: [
             TensorSpec(.tokenEmbedding, "embeddings.tok_embeddings.weight", [dims.vocab, h], gguf: "token_embd.weight", .fileDType),
-        ] + norm(.embeddingNorm, .embeddingNormBias, "embeddings.norm") + norm(.outputNorm, .outputNormBias, "final_norm"),
-        perLayer: norm(.attnNorm, .attnNormBias, "layers.{L}.attn_norm", fromLayer: 1) + [
+        ] + norm(.embeddingNorm, .embeddingNormBias, "embeddings.norm", gguf: "token_embd_norm.weight") + norm(.outputNorm, .outputNormBias, "final_norm", gguf: "output_norm.weight"),
+        perLayer: norm(.attnNorm, .attnNormBias, "layers.{L}.attn_norm", gguf: "blk.{L}.attn_norm.weight", fromLayer: 1) + [
             TensorSpec(.attnQKV, "layers.{L}.attn.Wqkv.weight", [3 * h, h], gguf: "blk.{L}.attn_qkv.weight", .fileDType),
             TensorSpec(.attnOut, "layers.{L}.attn.Wo.weight",   [h, h],     gguf: "blk.{L}.attn_output.weight", .fileDType),
         ] + (attentionBias ? [
             TensorSpec(.attnQKVBias, "layers.{L}.attn.Wqkv.bias", [3 * h]),
             TensorSpec(.attnOutBias, "layers.{L}.attn.Wo.bias",   [h]),
-        ] : []) + norm(.ffnNorm, .ffnNormBias, "layers.{L}.mlp_norm") + [
+        ] : []) + norm(.ffnNorm, .ffnNormBias, "layers.{L}.mlp_norm", gguf: "blk.{L}.ffn_norm.weight") + [
             // Wi holds [input; gate]: rows 0..<i are activated, rows i..<2i gate them.
             TensorSpec(.ffnUp,   "layers.{L}.mlp.Wi.weight", [2 * i, h], gguf: "blk.{L}.ffn_up.weight", .fileDType),
             TensorSpec(.ffnDown, "layers.{L}.mlp.Wo.weight", [h, i],     gguf: "blk.{L}.ffn_down.weight", .fileDType),
@@ -186,5 +186,43 @@ extension ModernBert {
             if attentionBias { scales.append(.init(tensor: t.name(.attnQKVBias, layer: l), factor: 1 / tau, rows: q)) }
         }
         return BakeRule(scales: scales, explanation: "the query rows (0..<\(dims.hidden)) of attn.Wqkv\(attentionBias ? " and of its bias" : "") × 1/τ in each patched layer: q scales by 1/τ, RoPE is a rotation (linear in q), so RoPE(q)·RoPE(k)ᵀ/√d scales by 1/τ on global and local layers alike")
+    }
+}
+
+// MARK: GGUF (llama.cpp `modern-bert` architecture)
+
+extension ModernBert {
+    /// llama.cpp's modern-bert graph: LayerNorms without bias, no projection biases, GeGLU (or SwiGLU for silu)
+    /// over ffn_up = Wi, NEOX RoPE with rope.freq_base on global and rope.freq_base_swa on local layers, a symmetric
+    /// window |i − j| ≤ sliding_window / 2 on every layer but each sliding_window_pattern-th from 0, 1/√d (τ travels in
+    /// attn_qkv's query rows).
+    public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture {
+        let biases = [(normBias, "norm_bias"), (attentionBias, "attention_bias"), (mlpBias, "mlp_bias")].filter(\.0).map(\.1)
+        guard biases.isEmpty else {
+            throw .unsupportedLayout("its modern-bert graph has no bias tensors; config.json sets \(biases.joined(separator: ", "))")
+        }
+        guard ["gelu", "silu"].contains(activation) else {
+            throw .unsupportedActivation("its modern-bert graph runs GeGLU (gelu) or SwiGLU (silu); config.json hidden_activation is '\(activation)'")
+        }
+        // The global layers must be every n-th from layer 0 (llama.cpp's pattern, dense first).
+        let every = (1..<dims.layers).first { global[$0] } ?? dims.layers
+        guard global.enumerated().allSatisfy({ $0.element == ($0.offset % every == 0) }) else {
+            throw .unsupportedLayout("its modern-bert graph places global layers every n-th from layer 0; layer_types is \(global.map { $0 ? "full" : "sliding" })")
+        }
+        let a = "modern-bert"
+        return GGUFArchitecture(name: a, keys: [
+            ("\(a).context_length", .u32(UInt32(dims.maxPositions!))),
+            ("\(a).embedding_length", .u32(UInt32(dims.hidden))),
+            ("\(a).block_count", .u32(UInt32(dims.layers))),
+            ("\(a).feed_forward_length", .u32(UInt32(dims.intermediate))),
+            ("\(a).attention.head_count", .u32(UInt32(dims.heads))),
+            ("\(a).attention.layer_norm_epsilon", .f32(Float(normEps))),
+            ("\(a).attention.causal", .bool(false)),
+            ("\(a).attention.sliding_window", .u32(UInt32(localAttention))),
+            ("\(a).attention.sliding_window_pattern", .u32(UInt32(every))),
+            ("\(a).rope.freq_base", .f32(Float(globalTheta))),
+            ("\(a).rope.freq_base_swa", .f32(Float(localTheta))),
+            ("\(a).hidden_activation", .string(activation)),
+        ], positionRowsDropped: 0, writesPooling: true)
     }
 }

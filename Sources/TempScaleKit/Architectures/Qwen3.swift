@@ -153,3 +153,26 @@ extension Qwen3 {
         return BakeRule(scales: scales, explanation: "self_attn.q_norm.weight × 1/τ in each patched layer: Qwen3 RMS-normalises each head of q before RoPE, which would undo a scale on q_proj; the norm's weight multiplies after it, so q/τ, and RoPE (a rotation) keeps the factor: RoPE(q)·RoPE(k)ᵀ/√d scales by 1/τ")
     }
 }
+
+// MARK: GGUF (llama.cpp `qwen3` architecture)
+
+extension Qwen3 {
+    /// llama.cpp's qwen3 graph: the same layers (GQA, q/k norms before NEOX RoPE, SwiGLU), causal; embeddings
+    /// pooled by the file's pooling type (last token for Qwen3-Embedding). τ travels in attn_q_norm.
+    public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture {
+        guard activation == "silu" else { throw .unsupportedActivation("its qwen3 graph runs SwiGLU; config.json hidden_act is '\(activation)'") }
+        let a = "qwen3"
+        return GGUFArchitecture(name: a, keys: [
+            ("\(a).context_length", .u32(UInt32(dims.maxPositions!))),
+            ("\(a).embedding_length", .u32(UInt32(dims.hidden))),
+            ("\(a).block_count", .u32(UInt32(dims.layers))),
+            ("\(a).feed_forward_length", .u32(UInt32(dims.intermediate))),
+            ("\(a).attention.head_count", .u32(UInt32(dims.heads))),
+            ("\(a).attention.head_count_kv", .u32(UInt32(kvHeads))),
+            ("\(a).attention.key_length", .u32(UInt32(dims.headDim))),
+            ("\(a).attention.value_length", .u32(UInt32(dims.headDim))),
+            ("\(a).attention.layer_norm_rms_epsilon", .f32(Float(rmsEps))),
+            ("\(a).rope.freq_base", .f32(Float(theta))),
+        ], positionRowsDropped: 0, writesPooling: true)
+    }
+}

@@ -34,6 +34,8 @@ public enum GGUF {
         case missingTensor(String)
         case tooManyPositionRowsDropped(Int, rows: Int)
         case unsupportedModule(String)
+        /// A model llama.cpp's graph for the family cannot run as it is (biases it has no tensor for, a layer pattern).
+        case unsupportedLayout(String)
 
         public var description: String {
             switch self {
@@ -51,6 +53,7 @@ public enum GGUF {
                 return "gguf: the tokenizer has ids up to \(t - 1) but the word embeddings have \(e) rows"
             case .missingTensor(let n): return "gguf: tensor '\(n)' is missing"
             case .unsupportedModule(let why): return "gguf: llama.cpp's embedding graph cannot run \(why); export to hf or native instead"
+            case .unsupportedLayout(let why): return "gguf: llama.cpp's graph cannot run this model: \(why); export to hf or native instead"
             case .tooManyPositionRowsDropped(let n, let rows):
                 return "gguf: dropping pad_token_id + 1 = \(n) position rows leaves none of \(rows)"
             }

@@ -217,6 +217,15 @@ extension BPE: GGUFTokenizerModel {
     /// llama.cpp runs GPT-2's byte-level BPE: no normalizer, ByteLevel with GPT-2's split and no prefix space
     /// (its BPE forces add_space_prefix off), plain merges.
     func ggufPipeline(_ tokenizer: Tokenizer) throws(GGUF.Error) -> GGUFPipeline {
+        // Qwen2/Qwen3: NFC, Qwen2's regex split (Isolated), ByteLevel without its own regex — llama.cpp's "qwen2".
+        // llama.cpp does not NFC-normalise: text that NFC changes tokenizes differently there (no text is composed
+        // in the tests' goldens but a few set aside by the llama.cpp check).
+        if tokenizer.normalizer == .nfc || tokenizer.normalizer == nil,
+           let pre = tokenizer.preTokenizer?.flattened,
+           pre == [.split(.regex(.qwen2), .isolated, invert: false), .byteLevel(addPrefixSpace: false, useRegex: false)] {
+            try checkPlainBPE()
+            return GGUFPipeline(pre: "qwen2", keys: [("tokenizer.ggml.merges", .strings(mergeTexts))])
+        }
         if let n = tokenizer.normalizer {
             throw .tokenizerUnsupported("its BPE has the normalizer \(n.summary); llama.cpp's byte-level BPE has none")
         }
@@ -227,13 +236,19 @@ extension BPE: GGUFTokenizerModel {
                 ? "its pre-tokenizer is \(p); llama.cpp's BPE never adds a prefix space and splits with GPT-2's regex only"
                 : "its pre-tokenizer is \(p); llama.cpp's \"gpt-2\" BPE is ByteLevel with GPT-2's regex and no prefix space")
         }
-        for (on, what) in [(byteFallback, "byte_fallback"), (ignoreMerges, "ignore_merges"),
-                           (continuingSubwordPrefix != nil, "continuing_subword_prefix"), (endOfWordSuffix != nil, "end_of_word_suffix")] where on {
-            throw .tokenizerUnsupported("its BPE model sets \(what), which llama.cpp's gpt-2 BPE does not do")
-        }
+        try checkPlainBPE()
         let post = tokenizer.postProcessor
         // "roberta-bpe" is "gpt-2" plus a separator between a pair (llama.cpp's converter names RoBERTa's so).
         let name = !post.prefix.isEmpty && !post.suffix.isEmpty ? "roberta-bpe" : "gpt-2"
         return GGUFPipeline(pre: name, keys: [("tokenizer.ggml.merges", .strings(mergeTexts))])
+    }
+
+    /// The BPE options llama.cpp's byte-level BPE does not have.
+    private func checkPlainBPE() throws(GGUF.Error) {
+        for (on, what) in [(byteFallback, "byte_fallback"), (continuingSubwordPrefix != nil, "continuing_subword_prefix"),
+                           (endOfWordSuffix != nil, "end_of_word_suffix")] where on {
+            throw .tokenizerUnsupported("its BPE model sets \(what), which llama.cpp's byte-level BPE does not do")
+        }
+        if ignoreMerges { throw .tokenizerUnsupported("its BPE model sets ignore_merges, which llama.cpp's gpt-2 and qwen2 BPE do not do") }
     }
 }
