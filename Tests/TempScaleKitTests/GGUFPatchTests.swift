@@ -135,6 +135,34 @@ extension GGUFTests {
         XCTAssertEqual(dir.listing, ["t5-t05.gguf", "t5.gguf"])
     }
 
+    /// modern-bert: the query rows of attn_qkv; qwen3: attn_q_norm (q_norm undoes a scale on attn_q). f16 files
+    /// written by the GGUF export, patched in place, run in llama.cpp against the τ = 0.5 golden.
+    func testModernBertAndQwen3GGUFArePatchedInPlace() throws {
+        let dir = TempDir()
+        for (name, layers, expected) in [("tiny-modernbert", 4, (0..<4).map { "blk.\($0).attn_qkv.weight" }),
+                                          ("tiny-qwen3", 3, (0..<3).map { "blk.\($0).attn_q_norm.weight" })] {
+            let (plain, _) = try write(try ModelLoader.open(Self.tiny + "/" + name), .f16, in: dir, name: "\(name).gguf")
+            let out = dir.file("\(name)-t05.gguf")
+            let report = try GGUFPatcher.patch(plain, tau: 0.5, to: out, force: false)
+            XCTAssertEqual(report.scales.count, layers, name)
+            let c = try compare(plain, out)
+            XCTAssertEqual(c.changed, expected.sorted(), name)
+            for t in c.changed {
+                if name == "tiny-modernbert" {
+                    // the query rows only: rows 0..<32 of 96 change (the median ratio over the whole tensor is 1)
+                    XCTAssertEqual(c.tensors[t]?["rows_changed"]?.arrayValue?.compactMap(\.intValue), [0, 32, 32], "\(name) \(t)")
+                } else {
+                    XCTAssertEqual(c.tensors[t]?["factor"]?.doubleValue ?? 0, 2, accuracy: 1e-6, "\(name) \(t)")
+                }
+            }
+            let (status, r) = try check(["llama", out, Self.goldens + "/\(name).json.gz", "--tau", "0.5", "--min-cosine", "0.9999"])
+            XCTAssertEqual(status, 0, r.serialized())
+            print("\(name) GGUF (f16) patched τ = 0.5 in llama.cpp vs golden: worst cosine \(r["worst_cosine"]?.doubleValue ?? 0) over \(r["compared"]?.intValue ?? 0) texts")
+            let sub = try GGUFPatcher.patch(plain, tau: 0.5, layers: "1", to: dir.file("\(name)-l1.gguf"), force: false)
+            XCTAssertEqual(sub.scales.map(\.tensor), [expected[1]], name)
+        }
+    }
+
     func testPatchingComposesAndTheCLIReportsIt() throws {
         let dir = TempDir()
         let once = dir.file("once.gguf"), twice = dir.file("twice.gguf")

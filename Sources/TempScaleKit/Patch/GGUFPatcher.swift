@@ -91,6 +91,22 @@ public enum GGUFPatcher {
                 if own || l == 0 { scales.append(Scale(tensor: "enc.blk.\(l).attn_rel_b.weight", factor: s, rows: nil)) }
             }
             return (scales, "attn_q × 1/τ in each patched block and the relative-attention bias × 1/τ (llama.cpp's t5encoder graph: softmax(QKᵀ + bias), no 1/√d)")
+        case "modern-bert":
+            let layers = try int("modern-bert.block_count"), embd = try int("modern-bert.embedding_length")
+            for l in 0..<layers where selection.contains(l) {
+                guard has("blk.\(l).attn_qkv.weight") else { throw .missingTensor("blk.\(l).attn_qkv.weight") }
+                scales.append(Scale(tensor: "blk.\(l).attn_qkv.weight", factor: s, rows: 0..<embd))
+            }
+            return (scales, "the query rows (0..<\(embd)) of attn_qkv × 1/τ in each patched block (llama.cpp's modern-bert graph: softmax(RoPE(q)·RoPE(k)ᵀ/√d + mask); RoPE is a rotation, linear in q)")
+        case "qwen3":
+            let layers = try int("qwen3.block_count")
+            for l in 0..<layers where selection.contains(l) {
+                guard has("blk.\(l).attn_q_norm.weight") else { throw .missingTensor("blk.\(l).attn_q_norm.weight") }
+                scales.append(Scale(tensor: "blk.\(l).attn_q_norm.weight", factor: s, rows: nil))
+            }
+            return (scales, "attn_q_norm × 1/τ in each patched block (llama.cpp's qwen3 graph RMS-normalises q per head before RoPE, which would undo a scale on attn_q; the norm's weight multiplies after it)")
+        case "gemma2":
+            throw .notBakeable("gemma2 caps the attention logits with c·tanh(S/c) before the softmax; tanh is not linear in q")
         case "jina-bert-v2":
             throw .notBakeable("jina-bert-v2 adds an ALiBi bias to the scores that the query does not reach")
         default:
