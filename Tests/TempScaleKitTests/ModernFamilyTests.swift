@@ -84,6 +84,51 @@ final class ModernFamilyTests: XCTestCase {
         XCTAssertFalse(try SafeTensors.read(path: dir.file("out/model.safetensors")).tensors.contains { $0.name.hasPrefix("lm_head") })
     }
 
+    /// Records every attention matrix of one forward pass.
+    final class AttentionRecorder: ForwardProbe {
+        var matrices: [(layer: Int, head: Int, n: Int, a: [Float])] = []
+        func attention(layer: Int, head: Int, sequence: Int, probabilities: UnsafePointer<Float>, length: Int) {
+            matrices.append((layer, head, length, Array(UnsafeBufferPointer(start: probabilities, count: length * length))))
+        }
+        func hiddenStates(layer: Int, _ x: UnsafePointer<Float>, shape: BatchShape, hidden: Int) {}
+    }
+
+    /// The lab's probes see what the models compute: Qwen3's attention is lower-triangular (causal), ModernBERT's
+    /// local layers are zero outside |i − j| ≤ 8 and its global layers are not; every row sums to 1; and `spectrum`
+    /// and `collapse` run on both (σ_a of a causal model is the same definition on its lower-triangular A).
+    func testTheLabRunsOnCausalAndWindowedAttention() throws {
+        let text = "Length collapse: embeddings of long texts crowd together, because self-attention is a low-pass filter that gets stronger as the sequence grows."
+        for (name, check) in [("tiny-qwen3", { (l: Int, i: Int, j: Int) in j <= i }),
+                              ("tiny-modernbert", { (l: Int, i: Int, j: Int) in l == 0 || l == 3 || abs(i - j) <= 8 })] {
+            let model = try ModelLoader.open(try tiny(name))
+            let embedder = try TextEmbedder(model: model)
+            let ids = embedder.tokenizer.encode(text, maxLength: 48).ids
+            XCTAssertGreaterThan(ids.count, 20, name)
+            let rec = AttentionRecorder()
+            _ = embedder.encoder.embed(probing: ids, temperature: 0.8, probe: rec)
+            XCTAssertEqual(rec.matrices.count, model.architecture.dims.layers * model.architecture.dims.heads, name)
+            var outside = 0, inside = 0
+            for m in rec.matrices {
+                for i in 0..<m.n {
+                    var sum: Float = 0
+                    for j in 0..<m.n {
+                        let v = m.a[i * m.n + j]
+                        sum += v
+                        if check(m.layer, i, j) { if v > 0 { inside += 1 } } else { XCTAssertEqual(v, 0, "\(name) layer \(m.layer) (\(i), \(j))"); outside += 1 }
+                    }
+                    XCTAssertEqual(sum, 1, accuracy: 1e-5, "\(name) row sums")
+                }
+            }
+            XCTAssertGreaterThan(outside, 0, "\(name): the mask removes entries")
+            XCTAssertGreaterThan(inside, outside / 4, name)
+            let s = Spectrum.measure(embedder.encoder, ids: ids, temperature: 1, layers: nil)
+            XCTAssertTrue(s.sigma.joined().allSatisfy { $0.isFinite && $0 > 0 }, "\(name): σ_a \(s.sigma)")
+            let r = try runCLI(["collapse", try tiny(name), "--texts", Paths.package + "/golden/texts.jsonl", "--temperatures", "1,0.5"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("τ=0.5"), r.stdout)
+        }
+    }
+
     /// Each refusal names the file and the reason, exits non-zero and writes nothing.
     func testModelsThatCannotBeBakedExactlyAreRefusedByName() throws {
         let dir = TempDir()
