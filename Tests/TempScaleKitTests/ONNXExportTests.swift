@@ -72,7 +72,8 @@ final class ONNXExportTests: XCTestCase {
     /// gated mT5, UMT5 with a bias per block; every pooling mode, Dense) at τ = 1 and a baked 0.5.
     func testEveryFamilyAndPoolingMode() throws {
         let dir = TempDir()
-        let cases = ["tiny-roberta-bpe", "tiny-xlmr", "tiny-t5", "tiny-st5", "tiny-mt5-gated", "tiny-umt5"].map { ($0, "tiny/\($0)") }
+        let cases = ["tiny-roberta-bpe", "tiny-xlmr", "tiny-t5", "tiny-st5", "tiny-mt5-gated", "tiny-umt5",
+                     "tiny-modernbert", "tiny-modernbert-bias", "tiny-qwen3", "tiny-qwen3-lm"].map { ($0, "tiny/\($0)") }
             + ["cls", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean", "multi"].map { ("tiny-bert-pool-\($0)", "st-variants/tiny-bert-pool-\($0)") }
             + [("tiny-bert-dense", "st-variants/tiny-bert-dense")]
         var worst = 1.0
@@ -84,6 +85,21 @@ final class ONNXExportTests: XCTestCase {
             worst = min(worst, try cosine(model, a, tau: 1), try cosine(model, b, tau: 0.5))
         }
         print("ONNX export of \(cases.count) tiny families and module layouts: worst cosine vs goldens \(worst)")
+    }
+
+    /// RoPE graphs (ModernBERT, Qwen3) export with τ baked (above); `patch model.onnx` does not walk through RoPE's
+    /// rotation yet and refuses by node name, writing nothing.
+    func testPatchingARoPEGraphIsRefusedByName() throws {
+        let dir = TempDir()
+        for key in ["tiny-modernbert", "tiny-qwen3"] {
+            let model = try load(Paths.cache + "/tiny/" + key, golden: Paths.cache + "/golden/\(key).json.gz")
+            let a = dir.file("\(key).onnx"), out = dir.file("\(key)-p.onnx")
+            _ = try ONNXExport.write(model, to: a, dtype: .f32, force: false)
+            XCTAssertThrowsError(try ONNXPatcher.patch(a, tau: 0.5, to: out, force: false)) { e in
+                XCTAssertTrue("\(e)".contains("adds two computed tensors on the query path"), "\(e)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), key)
+        }
     }
 
     /// f16 storage (cast to f32 in the graph) halves the file and stays within f16 rounding of the golden.

@@ -226,3 +226,33 @@ extension ModernBert {
         ], positionRowsDropped: 0, writesPooling: true)
     }
 }
+
+// MARK: ONNX
+
+extension ModernBert {
+    public func onnxEncoder(_ b: inout ONNXBuilder) throws -> String {
+        let t = tensors, h = dims.hidden, i = dims.intermediate
+        let act = Activation(hf: activation)!
+        func norm(_ x: String, _ role: TensorRole, _ bias: TensorRole, layer: Int? = nil) throws -> String {
+            try b.layerNorm(x, weight: t.name(role, layer: layer), bias: normBias ? t.name(bias, layer: layer) : nil, eps: normEps)
+        }
+        b.scope = "/embeddings"
+        var x = try norm(try b.embed(t.name(.tokenEmbedding), b.input("input_ids")), .embeddingNorm, .embeddingNormBias)
+        for l in 0..<dims.layers {
+            func n(_ r: TensorRole) -> String { t.name(r, layer: l) }
+            b.scope = "/layers.\(l)/attn"
+            let a = l == 0 ? x : try norm(x, .attnNorm, .attnNormBias, layer: l)
+            let qkv = b.split(try b.linear(a, weight: n(.attnQKV), bias: attentionBias ? n(.attnQKVBias) : nil), sizes: [h, h, h])
+            let ctx = try b.rotaryAttention(q: qkv[0], k: qkv[1], v: qkv[2], qNorm: nil, kNorm: nil, heads: dims.heads, kvHeads: dims.heads,
+                                            headDim: dims.headDim, theta: global[l] ? globalTheta : localTheta,
+                                            span: global[l] ? .full : .window(radius: localAttention / 2), eps: normEps)
+            x = b.add(x, try b.linear(ctx, weight: n(.attnOut), bias: attentionBias ? n(.attnOutBias) : nil))
+            b.scope = "/layers.\(l)/mlp"
+            let parts = b.split(try b.linear(try norm(x, .ffnNorm, .ffnNormBias, layer: l), weight: n(.ffnUp), bias: mlpBias ? n(.ffnUpBias) : nil),
+                                sizes: [i, i])
+            x = b.add(x, try b.linear(b.mul(b.activation(parts[0], act), parts[1]), weight: n(.ffnDown), bias: mlpBias ? n(.ffnDownBias) : nil))
+        }
+        b.scope = "/final_norm"
+        return try norm(x, .outputNorm, .outputNormBias)
+    }
+}

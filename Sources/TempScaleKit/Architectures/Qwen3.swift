@@ -176,3 +176,32 @@ extension Qwen3 {
         ], positionRowsDropped: 0, writesPooling: true)
     }
 }
+
+// MARK: ONNX
+
+extension Qwen3 {
+    public func onnxEncoder(_ b: inout ONNXBuilder) throws -> String {
+        let t = tensors, eps = rmsEps
+        let act = Activation(hf: activation)!
+        b.scope = "/embed_tokens"
+        var x = try b.embed(t.name(.tokenEmbedding), b.input("input_ids"))
+        for l in 0..<dims.layers {
+            func n(_ r: TensorRole) -> String { t.name(r, layer: l) }
+            func bias(_ r: TensorRole) -> String? { attentionBias ? n(r) : nil }
+            b.scope = "/layers.\(l)/self_attn"
+            let a = try b.rmsNorm(x, weight: n(.attnNorm), eps: eps)
+            let ctx = try b.rotaryAttention(q: try b.linear(a, weight: n(.attnQ), bias: bias(.attnQBias)),
+                                            k: try b.linear(a, weight: n(.attnK), bias: bias(.attnKBias)),
+                                            v: try b.linear(a, weight: n(.attnV), bias: bias(.attnVBias)),
+                                            qNorm: n(.attnQNorm), kNorm: n(.attnKNorm), heads: dims.heads, kvHeads: kvHeads,
+                                            headDim: dims.headDim, theta: theta, span: .causal, eps: eps)
+            x = b.add(x, try b.linear(ctx, weight: n(.attnOut), bias: bias(.attnOutBias)))
+            b.scope = "/layers.\(l)/mlp"
+            let m = try b.rmsNorm(x, weight: n(.ffnNorm), eps: eps)
+            let gated = b.mul(b.activation(try b.linear(m, weight: n(.ffnGate), bias: nil), act), try b.linear(m, weight: n(.ffnUp), bias: nil))
+            x = b.add(x, try b.linear(gated, weight: n(.ffnDown), bias: nil))
+        }
+        b.scope = "/norm"
+        return try b.rmsNorm(x, weight: t.name(.outputNorm), eps: eps)
+    }
+}

@@ -159,8 +159,9 @@ public struct ONNXBuilder {
         return add(y, try self.weight(bias))
     }
 
-    mutating func layerNorm(_ x: String, weight: String, bias: String, eps: Double) throws -> String {
-        node("LayerNormalization", [x, try self.weight(weight), try self.weight(bias)],
+    /// LayerNorm over the last axis; `bias` nil for a norm without one (ModernBERT's norm_bias false).
+    mutating func layerNorm(_ x: String, weight: String, bias: String?, eps: Double) throws -> String {
+        node("LayerNormalization", [x, try self.weight(weight)] + (try bias.map { [try self.weight($0)] } ?? []),
              [Self.attr("axis", int: -1), Self.attr("epsilon", float: Float(eps))])
     }
 
@@ -231,6 +232,88 @@ public struct ONNXBuilder {
         let y = try linear(merged, weight: out.0, bias: out.1)
         scope = saved
         return y
+    }
+
+    /// x split along its last axis into parts of `sizes` (a fused projection: ModernBERT's Wqkv, Wi).
+    mutating func split(_ x: String, sizes: [Int]) -> [String] {
+        let first = node("Split", [x, constant(ints: sizes.map(Int64.init))], outputs: sizes.count, [Self.attr("axis", int: -1)])
+        let base = String(first.dropLast("_output_0".count))
+        return (0..<sizes.count).map { base + "_output_\($0)" }
+    }
+
+    /// RoPE's cos and sin [seq, d] for positions 0..<seq (the d/2 frequencies of `Rotary`, written twice: the
+    /// rotate-half layout), one pair per θ.
+    private mutating func ropeTables(theta: Double, headDim d: Int) -> (String, String) {
+        let key = "rope:\(theta):\(d)"
+        if let c = cached[key + ":cos"], let s = cached[key + ":sin"] { return (c, s) }
+        let inv = Rotary(theta: theta, headDim: d).invFreq
+        let shape = node("Shape", [input("input_ids")])
+        let seq = node("Gather", [shape, constant(ints: [1], dims: [])], [Self.attr("axis", int: 0)])
+        let pos = node("Cast", [node("Range", [constant(ints: [0], dims: []), seq, constant(ints: [1], dims: [])])],
+                       [Self.attr("to", int: Int64(ONNXElementType.float.rawValue))])
+        let angles = mul(node("Unsqueeze", [pos, constant(ints: [1])]), constant(inv + inv, dims: [Int64(d)]))  // [seq, d]
+        let (c, s) = (node("Cos", [angles]), node("Sin", [angles]))
+        cached[key + ":cos"] = c
+        cached[key + ":sin"] = s
+        return (c, s)
+    }
+
+    /// x [batch, heads, seq, d] rotated: x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁].
+    private mutating func rotate(_ x: String, theta: Double, headDim d: Int) -> String {
+        let (c, s) = ropeTables(theta: theta, headDim: d)
+        let halves = split(x, sizes: [d / 2, d / 2])
+        let rotated = node("Concat", [node("Neg", [halves[1]]), halves[0]], [Self.attr("axis", int: -1)])
+        return add(mul(x, c), mul(rotated, s))
+    }
+
+    /// The additive [seq, seq] mask of a span: 0 where query i sees key j, the lowest float elsewhere.
+    private mutating func spanMask(_ span: AttentionSpan) -> String? {
+        let key = "span:\(span)"
+        if let c = cached[key] { return c }
+        let far: String
+        switch span {
+        case .full: return nil
+        case .causal, .window:
+            let shape = node("Shape", [input("input_ids")])
+            let seq = node("Gather", [shape, constant(ints: [1], dims: [])], [Self.attr("axis", int: 0)])
+            let pos = node("Range", [constant(ints: [0], dims: []), seq, constant(ints: [1], dims: [])])
+            let rel = node("Sub", [node("Unsqueeze", [pos, constant(ints: [0])]), node("Unsqueeze", [pos, constant(ints: [1])])])  // [i, j] = j − i
+            if case .window(let r) = span {
+                far = node("Greater", [node("Abs", [rel]), constant(ints: [Int64(r)], dims: [])])
+            } else {
+                far = node("Greater", [rel, constant(ints: [0], dims: [])])
+            }
+        }
+        let out = node("Where", [far, constant([-Float.greatestFiniteMagnitude]), constant([0])])
+        cached[key] = out
+        return out
+    }
+
+    /// Self-attention with RoPE (ModernBERT, Qwen3): q, k, v [batch, seq, ·] already projected; optional per-head
+    /// RMSNorms on q and k before RoPE; kv heads repeated to the query heads (repeat_interleave); a span mask besides
+    /// the padding mask; 1/√d. τ is never written here (a baked model carries it in Wqkv's rows or q_norm).
+    mutating func rotaryAttention(q: String, k: String, v: String, qNorm: String?, kNorm: String?, heads h: Int, kvHeads: Int,
+                                  headDim d: Int, theta: Double, span: AttentionSpan, eps: Double) throws -> String {
+        func split(_ x: String, _ n: Int, norm: String?) throws -> String {  // [b, s, n·d] → [b, n, s, d]
+            var r = node("Reshape", [x, constant(ints: [0, 0, Int64(n), Int64(d)])])
+            if let norm { r = try rmsNorm(r, weight: norm, eps: eps) }
+            return node("Transpose", [r], [Self.attr("perm", ints: [0, 2, 1, 3])])
+        }
+        func repeated(_ x: String) -> String {  // [b, kv, s, d] → [b, h, s, d], each kv head g times in a row
+            guard kvHeads != h else { return x }
+            let u = node("Unsqueeze", [x, constant(ints: [2])])
+            let e = node("Expand", [u, constant(ints: [1, 1, Int64(h / kvHeads), 1, 1])])
+            return node("Reshape", [e, constant(ints: [0, Int64(h), -1, Int64(d)])])
+        }
+        let qh = rotate(try split(q, h, norm: qNorm), theta: theta, headDim: d)
+        let kh = repeated(rotate(try split(k, kvHeads, norm: kNorm), theta: theta, headDim: d))
+        let vh = repeated(try split(v, kvHeads, norm: nil))
+        var scores = node("Div", [node("MatMul", [qh, node("Transpose", [kh], [Self.attr("perm", ints: [0, 1, 3, 2])])]),
+                                  constant([Float(Double(d).squareRoot())])])
+        if let m = spanMask(span) { scores = add(scores, m) }
+        let p = node("Softmax", [add(scores, maskBias())], [Self.attr("axis", int: -1)])
+        let ctx = node("Transpose", [node("MatMul", [p, vh])], [Self.attr("perm", ints: [0, 2, 1, 3])])
+        return node("Reshape", [ctx, constant(ints: [0, 0, Int64(h * d)])])
     }
 
     /// T5's RMSNorm: x / √(mean(x²) + ε) · w (no mean subtracted, no bias).
