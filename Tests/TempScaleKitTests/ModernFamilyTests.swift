@@ -84,6 +84,16 @@ final class ModernFamilyTests: XCTestCase {
         XCTAssertFalse(try SafeTensors.read(path: dir.file("out/model.safetensors")).tensors.contains { $0.name.hasPrefix("lm_head") })
     }
 
+    /// `inspect` says what the attention is beyond heads × head size.
+    func testInspectDescribesTheAttention() throws {
+        let q = try runCLI(["inspect", try tiny("tiny-qwen3")])
+        XCTAssertEqual(q.status, 0, q.stderr)
+        XCTAssertTrue(q.stdout.contains("causal; 2 key/value heads for 4 query heads (grouped-query); q_norm/k_norm per head; RoPE θ 1000000"), q.stdout)
+        let m = try runCLI(["inspect", try tiny("tiny-modernbert"), "--json"])
+        XCTAssertEqual(try JSON.parse(m.stdout)["attention"]?.stringValue,
+                       "bidirectional; global layers 0, 3, the others local (±8 tokens); RoPE θ 160000 global, 10000 local")
+    }
+
     /// Records every attention matrix of one forward pass.
     final class AttentionRecorder: ForwardProbe {
         var matrices: [(layer: Int, head: Int, n: Int, a: [Float])] = []

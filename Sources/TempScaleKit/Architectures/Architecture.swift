@@ -23,6 +23,8 @@ public protocol Architecture: Sendable {
     /// The longest input the position table allows (RoBERTa-style models reserve padding_idx + 1 rows);
     /// nil when positions are relative only (T5).
     var positionLimit: Int? { get }
+    /// What `inspect` says about the attention beyond heads × head size (kv heads, masks, RoPE), when the family has more.
+    var attentionSummary: String? { get }
 
     /// The tensors to scale so that every patched layer's softmax input becomes S/τ — or a refusal
     /// saying why that cannot be done exactly.
@@ -39,6 +41,7 @@ extension Architecture {
     public static var headPrefixes: [String] { [] }
     public static var baseModelClass: String? { nil }
     public var positionLimit: Int? { dims.maxPositions }
+    public var attentionSummary: String? { nil }
     public func ggufArchitecture() throws(GGUF.Error) -> GGUFArchitecture { throw .familyNotExported(Self.family) }
     public func onnxEncoder(_ b: inout ONNXBuilder) throws -> String { throw ONNXBuilder.Error.familyNotExported(Self.family) }
 }

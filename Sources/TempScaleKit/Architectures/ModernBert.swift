@@ -75,6 +75,11 @@ public struct ModernBert: Architecture {
 
     public var positionLimit: Int? { dims.maxPositions }
 
+    public var attentionSummary: String? {
+        let globals = global.enumerated().filter(\.element).map { String($0.offset) }
+        return "bidirectional; global layers \(globals.joined(separator: ", ")), the others local (±\(localAttention / 2) tokens); RoPE θ \(Int(globalTheta)) global, \(Int(localTheta)) local"
+    }
+
     /// The tensors, as transformers names them.
     public var tensors: TensorTable {
         let h = dims.hidden, i = dims.intermediate

@@ -54,6 +54,10 @@ public struct Qwen3: Architecture {
         }
     }
 
+    public var attentionSummary: String? {
+        "causal; \(kvHeads) key/value heads for \(dims.heads) query heads\(kvHeads < dims.heads ? " (grouped-query)" : ""); q_norm/k_norm per head; RoPE θ \(Int(theta))"
+    }
+
     var queryWidth: Int { dims.heads * dims.headDim }
     var kvWidth: Int { kvHeads * dims.headDim }
 

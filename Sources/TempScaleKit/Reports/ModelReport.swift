@@ -53,6 +53,7 @@ public struct ModelReport {
             ("vocab_size", .int(Int64(d.vocab))),
             ("max_position_embeddings", d.maxPositions.map { .int(Int64($0)) } ?? .null),
             ("position_embedding", .string(d.positionEmbedding)),
+            ("attention", model.architecture.attentionSummary.map { .string($0) } ?? .null),
             ("parameters", .int(Int64(model.parameterCount))),
             ("tensor_count", .int(Int64(model.tensors.count))),
             ("dtypes", .object(JSONObject(dtypeCounts.map { ($0.0, .int(Int64($0.1))) }))),
@@ -95,6 +96,7 @@ public struct ModelReport {
                 ? "τ = \(model.temperature.total) (" + model.temperature.steps.map { "τ \($0.tau) on layers \($0.layers) by \($0.tool)" }.joined(separator: "; ") + ")"
                 : "τ = 1 (not patched)"),
         ]
+        if let a = model.architecture.attentionSummary { rows.insert(("attention", a), at: 4) }
         for s in model.sources where s.sha256 != nil { rows.append(("source", "\(s.path) sha256 \(s.sha256!)")) }
         let width = rows.map(\.0.count).max()!
         var out = model.path + "\n" + rows.map { "  " + $0.0 + String(repeating: " ", count: width - $0.0.count) + "  " + $0.1 }.joined(separator: "\n")
