@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 # One BLAS thread unless asked: two layers of threads oversubscribe 2 cores.
 export OPENBLAS_NUM_THREADS ?= 1
 
-APT_PACKAGES := libopenblas-dev libjson-c-dev zlib1g-dev pkg-config
+APT_PACKAGES := libopenblas-dev libjson-c-dev zlib1g-dev pkg-config libdnnl-dev
 VENV := .venv
 PY := $(VENV)/bin/python
 CACHE := .cache

@@ -18,6 +18,11 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        // oneDNN (Debian's libdnnl-dev 2.6, no pkg-config file): the bf16 and int8 matmuls.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // Linear layers at storage precision on oneDNN: weight packing, per-row activation quantisation, dequantisation.
+        .target(name: "CGemm", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O3"])],
+                linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         // Small C kernels with runtime CPU dispatch and portable fallbacks: f16 (F16C), SHA-256 (SHA-NI),
         // GELU and softmax (AVX2 + glibc's vector math).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])], linkerSettings: [.linkedLibrary("mvec")]),
@@ -25,7 +30,7 @@ let package = Package(
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(
             name: "TempScaleKit",
-            dependencies: ["CBLAS", "CZlib", "CJSONC", "CKernels", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["CBLAS", "CZlib", "CJSONC", "CKernels", "CGemm", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .executableTarget(
             name: "tempscale",

@@ -46,6 +46,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--precisions", default="f32",
+                    help="tempscale --precision values to time (bf16, int8: also against ORT's quantize_dynamic)")
+    ap.add_argument("--no-cold", action="store_true")
     args = ap.parse_args()
     py = os.path.join(ROOT, ".venv", "bin", "python")
     work = tempfile.mkdtemp(prefix="tempscale-bench-")
@@ -60,9 +63,12 @@ def main():
     config = json.load(open(os.path.join(args.model, "config.json")))
     if config.get("model_type") in ("t5", "mt5", "umt5"):
         subprocess.run([py, "-c", EXPORT_EAGER, ROOT, args.model], check=True, stdout=subprocess.DEVNULL)
+    precisions = [p for p in args.precisions.split(",") if p]
+    peer_list = "st,ort" + (",ort-int8" if "int8" in precisions else "")
     subprocess.run([py, os.path.join(ROOT, "scripts", "bench_peers.py"), "--model", args.model, "--corpus", corpus,
                     "--threads", str(args.threads), "--batch", str(args.batch), "--out", peers_out, "--max-wait", "20",
-                    "--cold-repeat", "2"], check=True, stdout=subprocess.DEVNULL)
+                    "--cold-repeat", "2", "--peers", peer_list] + (["--no-cold"] if args.no_cold else []),
+                   check=True, stdout=subprocess.DEVNULL)
     peers = json.load(open(peers_out))
 
     if "d_model" in config:  # T5 family: d_model, heads × d_kv (need not equal d_model), d_ff, num_layers
@@ -76,16 +82,25 @@ def main():
     subprocess.run([args.binary, "convert", args.model, "-o", native], check=True, stdout=subprocess.DEVNULL)
     tok = subprocess.run([args.binary, "tokenize", native, "--input", corpus, "--json"], check=True, capture_output=True, text=True)
     tokens = sum(len(json.loads(l)["ids"]) for l in tok.stdout.splitlines())
-    cmd = [args.binary, "embed", native, "--input", corpus, "--output", os.path.join(work, "e.npy"), "--format", "npy",
-           "--threads", str(args.threads), "--batch", str(args.batch)]
-    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)  # warm-up (page cache, CPU clocks)
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
+    import numpy as np
+    walls, cosines = {}, {}
+    ref = np.load(peers_out[:-5] + "-st.npy") if os.path.exists(peers_out[:-5] + "-st.npy") else None
+    for p in precisions:
+        out = os.path.join(work, f"e-{p}.npy")
+        cmd = [args.binary, "embed", native, "--input", corpus, "--output", out, "--format", "npy",
+               "--threads", str(args.threads), "--batch", str(args.batch), "--precision", p]
+        subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)  # warm-up (page cache, CPU clocks)
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+        walls[p] = time.perf_counter() - start
+        if ref is not None:
+            e = np.load(out)
+            cosines[p] = float((np.sum(e * ref, axis=1) / (np.linalg.norm(e, axis=1) * np.linalg.norm(ref, axis=1))).min())
+    wall = walls.get("f32") or walls[precisions[0]]
     one = os.path.join(work, "one.txt")
     open(one, "w").write("This is an example sentence.\n")
     colds = []
-    for _ in range(5):
+    for _ in range(0 if args.no_cold else 5):
         s = time.perf_counter()
         subprocess.run([args.binary, "embed", native, "--input", one], check=True, stdout=subprocess.DEVNULL)
         colds.append(time.perf_counter() - s)
@@ -93,16 +108,26 @@ def main():
     flops = 2 * tokens * layers * (4 * h * inner + ffn_mats * h * i)
     def peer(name):
         return (peers.get(name) or {}).get("wall_s_median")
-    st_wall, ort_wall = peer("st"), peer("ort")
+    st_wall, ort_wall, ort8_wall = peer("st"), peer("ort"), peer("ort-int8")
     sgemm = {"numpy": peers.get("sgemm_numpy_before"), "system openblas": peers.get("sgemm_system_openblas_forced_coretype")}
     print(f"model {os.path.basename(args.model.rstrip('/'))}: {len(texts)} texts, {tokens} tokens, threads {args.threads}, batch {args.batch}")
-    print(f"{'engine':<26}{'wall s':>9}{'texts/s':>10}{'× ST':>7}{'× ORT':>7}")
-    for name, w in [("sentence-transformers", st_wall), ("onnxruntime", ort_wall), ("tempscale", wall)]:
+    print(f"{'engine':<26}{'wall s':>9}{'texts/s':>10}{'× ST':>7}{'× ORT':>7}{'× ORT8':>8}{'× our f32':>10}{'min cos vs ST':>15}")
+    rows = [("sentence-transformers", st_wall, None), ("onnxruntime", ort_wall, None)]
+    if ort8_wall:
+        rows.append(("onnxruntime int8 dynamic", ort8_wall, (peers.get("ort-int8") or {}).get("min_cosine_vs_st")))
+    rows += [(f"tempscale {p}", w, cosines.get(p)) for p, w in walls.items()]
+    def ratio(a, b):
+        return f"{a / b:.2f}" if a and b else "-"
+    for name, w, cos in rows:
         if not w:
             print(f"{name:<26}{'n/a':>9}")
             continue
-        print(f"{name:<26}{w:>9.2f}{len(texts) / w:>10.1f}{(st_wall / w if st_wall else 0):>7.2f}{(ort_wall / w if ort_wall else 0):>7.2f}")
+        print(f"{name:<26}{w:>9.2f}{len(texts) / w:>10.1f}{ratio(st_wall, w):>7}{ratio(ort_wall, w):>7}{ratio(ort8_wall, w):>8}"
+              f"{ratio(walls.get('f32'), w):>10}{(f'{cos:.6f}' if cos is not None else '-'):>15}")
     print(f"tempscale effective {flops / wall / 1e9:.1f} GFLOP/s (matrix products); sgemm in this run: {json.dumps(sgemm)[:200]}")
+    if args.no_cold:
+        print(f"load average start/end: {peers.get('machine', {}).get('loadavg_start')} / {peers.get('machine', {}).get('loadavg_end')}")
+        return
     st_cold = (peers.get("cold_start_st") or {}).get("median_process_wall_s")
     ratio = f" ({st_cold / statistics.median(colds):.0f}× faster)" if st_cold else ""
     print(f"cold start, one sentence: tempscale {statistics.median(colds):.3f} s; sentence-transformers {st_cold} s{ratio}")

@@ -355,6 +355,19 @@ class OrtPeer:
         return np.stack(out)
 
 
+def ensure_ort_int8(onnx_path):
+    """ONNX Runtime's dynamic int8 quantisation of the same export, with its defaults (QInt8 weights per tensor,
+    activations u8 per tensor at run time), made once next to the f32 export."""
+    path = onnx_path[:-5] + "-int8-dynamic.onnx"
+    if not os.path.exists(path):
+        from onnxruntime.quantization import quantize_dynamic, QuantType
+        log(f"quantize_dynamic → {path}")
+        tmp = path + ".tmp.onnx"
+        quantize_dynamic(onnx_path, tmp, weight_type=QuantType.QInt8)
+        os.replace(tmp, path)
+    return path
+
+
 def timed(fn, repeat, max_wait):
     runs = []
     result = None
@@ -505,6 +518,23 @@ def main():
                                      "normalize": peer.normalize}
         log(f"  ort: {result['ort']['wall_s_median']:.2f} s, {result['ort']['texts_per_s']:.1f} texts/s")
 
+    if "ort-int8" in peers:
+        q_path = ensure_ort_int8(onnx_path or ensure_onnx(a.model)[0])
+        peer = OrtPeer(q_path, st, a.threads, a.batch)
+        log(f"onnxruntime int8 (quantize_dynamic): warm-up {len(warm)}, then {len(texts)} texts")
+        peer.encode(warm)
+        emb["ort-int8"], runs = timed(lambda: peer.encode(texts), a.repeat, a.max_wait)
+        result["ort-int8"] = summarize(runs, len(texts), n_tokens)
+        result["ort-int8"]["path"] = q_path
+        if "st" in emb:
+            e, r = emb["ort-int8"], emb["st"]
+            cos = np.sum(e * r, axis=1) / (np.linalg.norm(e, axis=1) * np.linalg.norm(r, axis=1))
+            result["ort-int8"]["min_cosine_vs_st"] = float(cos.min())
+        log(f"  ort-int8: {result['ort-int8']['wall_s_median']:.2f} s, {result['ort-int8']['texts_per_s']:.1f} texts/s")
+
+    if "st" in emb:
+        np.save(a.out[:-5] + "-st.npy", emb["st"])
+
     if "st" in emb and "ort" in emb:
         d = np.abs(emb["st"] - emb["ort"])
         cos = np.sum(emb["st"] * emb["ort"], axis=1) / (
@@ -526,7 +556,7 @@ def main():
         json.dump(result, f, indent=1)
     log(f"wrote {a.out}")
     brief = {k: result[k] for k in ("texts", "threads", "batch") }
-    for p in ("st", "ort"):
+    for p in ("st", "ort", "ort-int8"):
         if p in result:
             brief[p] = {"wall_s": round(result[p]["wall_s_median"], 2),
                         "texts_per_s": round(result[p]["texts_per_s"], 1),

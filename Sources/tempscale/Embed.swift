@@ -15,6 +15,8 @@ struct Embed: ParsableCommand {
               echo "This is an example sentence." | tempscale embed models/all-MiniLM-L6-v2
               tempscale embed minilm.tsm --input docs.txt --output docs.npy --format npy
               tempscale embed minilm.tsm --input docs.jsonl --temperature 0.8 --threads 2
+              tempscale embed minilm-q8.tsm --input docs.txt --format npy --output docs.npy   # runs int8
+              tempscale embed minilm.tsm --input docs.txt --precision bf16
               tempscale embed e5-small/ --input passages.txt --prompt passage
             """
     )
@@ -27,6 +29,7 @@ struct Embed: ParsableCommand {
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Sequences per batch.") var batch = 32
     @Option(help: "Worker threads.") var threads = 1
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var prompt: PromptOptions
 
     func validate() throws {
@@ -39,7 +42,8 @@ struct Embed: ParsableCommand {
         try runReportingErrors {
             let texts = try readTexts(input)
             let embedder = try TextEmbedder(model: try ModelLoader.open(model), maxLength: maxLength,
-                                            options: .init(batchSize: batch, threads: threads))
+                                            options: precision.options(batchSize: batch, threads: threads))
+            announcePrecision(embedder.encoder)
             let bar = ProgressBar("embed", unit: "texts", minimum: 256)
             let text: String
             do { text = try embedder.promptText(prompt.choice) } catch let e as TextEmbedder.Error {

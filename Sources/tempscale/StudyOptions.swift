@@ -10,6 +10,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Write the plot (x = length bucket, a line per τ): .svg or .png.") var plot: String?
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Worker threads.") var threads = 1
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var prompt: PromptOptions
     @Option(help: "Also write the JSON report to this file.") var jsonFile: String?
     @Flag(help: "Print the report as JSON.") var json = false
@@ -30,7 +31,9 @@ struct StudyOptions: ParsableArguments {
     }
 
     func embedder(_ model: Model) throws -> TextEmbedder {
-        try TextEmbedder(model: model, maxLength: maxLength, options: .init(threads: threads))
+        let e = try TextEmbedder(model: model, maxLength: maxLength, options: precision.options(threads: threads))
+        announcePrecision(e.encoder)
+        return e
     }
 
     /// The plot (if asked for), then the report on stdout (and the JSON file).

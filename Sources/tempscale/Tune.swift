@@ -42,6 +42,7 @@ struct TuneCommand: ParsableCommand {
     @Flag(help: "Replace the --bake output if it exists.") var force = false
     @Option(help: "Truncate at N tokens (default: the model's max_seq_length).") var maxLength: Int?
     @Option(help: "Worker threads.") var threads = 1
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var prompt: PromptOptions
     @Option(help: "Retrieval: prompt name for the queries.") var queryPrompt: String?
     @Option(help: "Retrieval: prompt text for the queries.") var queryPromptText: String?
@@ -69,7 +70,8 @@ struct TuneCommand: ParsableCommand {
             // Refuse an existing --bake output before the grid search, not after it.
             if bake, let output, !force, access(output, F_OK) == 0 { throw FileError(output, IOError.outputExists) }
             let source = try ModelLoader.open(model)
-            let embedder = try TextEmbedder(model: source, maxLength: maxLength, options: .init(threads: threads))
+            let embedder = try TextEmbedder(model: source, maxLength: maxLength, options: precision.options(threads: threads))
+            announcePrecision(embedder.encoder)
             let options = Tuner.Options(grid: try parseTemperatures(grid, option: "--grid"),
                                         queryGrid: try queryTemperature.map { try parseTemperatures($0, option: "--query-temperature") },
                                         k: k, resamples: bootstrap,

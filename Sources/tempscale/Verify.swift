@@ -7,12 +7,14 @@ struct Verify: ParsableCommand {
         discussion: """
             Tokenises every golden text (ids must equal the reference's), embeds it at each τ and
             compares. Exits 0 when every text passes, 1 otherwise. Default tolerances follow the
-            model's storage: f32 atol 2e-5 / cosine 0.99999; f16, bf16 cosine 0.9999; q8 cosine 0.995.
+            model's storage and the precision it runs at: f32 atol 2e-5 / cosine 0.99999; f16, bf16
+            storage or --precision bf16 cosine 0.9999; q8 storage or --precision int8 cosine 0.995.
 
             Examples:
               tempscale verify models/all-MiniLM-L6-v2 --golden golden/minilm.json.gz
               tempscale verify minilm-f16.tsm --golden golden/minilm.json.gz --temperature 0.8
               tempscale verify minilm.tsm --golden golden/minilm.json.gz --json
+              tempscale verify minilm.tsm --golden golden/minilm.json.gz --precision int8
             """
     )
 
@@ -24,6 +26,7 @@ struct Verify: ParsableCommand {
     @Option(help: "Smallest allowed cosine similarity per text.") var minCosine: Float?
     @Option(help: "How many of the worst texts to list.") var show = 5
     @Option(help: "Worker threads.") var threads = 1
+    @OptionGroup var precision: PrecisionOption
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
@@ -41,8 +44,9 @@ struct Verify: ParsableCommand {
             } else {
                 taus = nil
             }
-            let (defaultAtol, defaultCos) = tolerances(for: m)
-            let embedder = try TextEmbedder(model: m, maxLength: g.maxSeqLength, options: .init(batchSize: 16, threads: threads))
+            let embedder = try TextEmbedder(model: m, maxLength: g.maxSeqLength, options: precision.options(batchSize: 16, threads: threads))
+            announcePrecision(embedder.encoder)
+            let (defaultAtol, defaultCos) = tolerances(for: m, running: embedder.encoder.precision)
             if let note = TokenizerSummary(embedder.tokenizer, model: m).pipelineNote { printWarning(note) }
             let bar = ProgressBar("verify", unit: "texts", minimum: 0)
             let v = Verifier.run(encoder: embedder.encoder, golden: g, temperatures: taus, atol: atol ?? defaultAtol,
@@ -55,11 +59,12 @@ struct Verify: ParsableCommand {
         if !passed { throw ExitCode(1) }
     }
 
-    /// Tolerances by the model's weakest floating-point storage.
-    func tolerances(for m: Model) -> (Float, Float) {
+    /// Tolerances by the model's weakest floating-point storage and the precision the encoder runs at.
+    func tolerances(for m: Model, running p: Precision) -> (Float, Float) {
         let types = Set(m.tensors.map(\.dtype))
         if types.contains(.q8) { return (0.05, 0.995) }
-        if types.contains(.f16) || types.contains(.bf16) { return (0.01, 0.9999) }
+        if p == .int8 { return (0.05, 0.995) }
+        if types.contains(.f16) || types.contains(.bf16) || p == .bf16 { return (0.01, 0.9999) }
         return (2e-5, 0.99999)
     }
 }

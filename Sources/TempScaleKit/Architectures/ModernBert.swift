@@ -153,22 +153,20 @@ extension ModernBert: HasEncoderForward {
             try Norm(.layer, w, t, role, bias: normBias ? bias : nil, layer: layer, eps: eps)
         }
         let layers = try (0..<dims.layers).map { l in
-            let qkv = try w.f32(t.name(.attnQKV, layer: l))
-            let qkvBias = attentionBias ? try w.f32(t.name(.attnQKVBias, layer: l)) : nil
-            let wi = try w.f32(t.name(.ffnUp, layer: l))
-            let wiBias = mlpBias ? try w.f32(t.name(.ffnUpBias, layer: l)) : nil
+            // Wqkv and Wi are fused: each part is its own layer over a row range (no copy at f32).
+            let qkv = try w.linears(t.name(.attnQKV, layer: l), bias: attentionBias ? t.name(.attnQKVBias, layer: l) : nil,
+                                    rows: [0..<h, h..<(2 * h), (2 * h)..<(3 * h)])
+            let wi = try w.linears(t.name(.ffnUp, layer: l), bias: mlpBias ? t.name(.ffnUpBias, layer: l) : nil,
+                                   rows: [i..<(2 * i), 0..<i])
             let attention = RotaryAttention(
-                q: Linear(rowsOf: qkv, bias: qkvBias, rows: 0..<h, inDim: h),
-                k: Linear(rowsOf: qkv, bias: qkvBias, rows: h..<(2 * h), inDim: h),
-                v: Linear(rowsOf: qkv, bias: qkvBias, rows: (2 * h)..<(3 * h), inDim: h),
+                q: qkv[0], k: qkv[1], v: qkv[2],
                 o: try Linear(w, t, .attnOut, bias: .attnOutBias, layer: l), qNorm: nil, kNorm: nil,
                 heads: dims.heads, kvHeads: dims.heads, headDim: d, scale: 1 / Float(d).squareRoot(),
                 rotary: Rotary(theta: global[l] ? globalTheta : localTheta, headDim: d),
                 span: global[l] ? .full : .window(radius: localAttention / 2))
             return Layer(attentionNorm: l == 0 ? nil : try norm(.attnNorm, .attnNormBias, layer: l), attention: attention,
                          mlpNorm: try norm(.ffnNorm, .ffnNormBias, layer: l),
-                         mlp: FeedForward(up: Linear(rowsOf: wi, bias: wiBias, rows: i..<(2 * i), inDim: h),
-                                          gate: Linear(rowsOf: wi, bias: wiBias, rows: 0..<i, inDim: h),
+                         mlp: FeedForward(up: wi[0], gate: wi[1],
                                           down: try Linear(w, t, .ffnDown, bias: .ffnDownBias, layer: l), activation: act))
         }
         return Forward(hidden: h, embedding: try w.f32(t.name(.tokenEmbedding)),

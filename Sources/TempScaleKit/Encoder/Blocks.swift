@@ -12,15 +12,26 @@ struct BatchShape {
     var rows: Int { batch * seq }
 }
 
-/// y = x·Wᵀ + b (PyTorch's nn.Linear layout: W is [out, in]).
+/// y = x·Wᵀ + b (PyTorch's nn.Linear layout: W is [out, in]): f32 weights through OpenBLAS, or a matrix packed
+/// for oneDNN at bf16/int8 (`WeightStore.linears` decides from the store's precision).
 struct Linear {
-    let weight: UnsafePointer<Float>
+    let weight: UnsafePointer<Float>?
+    let packed: PackedMatrix?
     let bias: UnsafePointer<Float>?
     let inDim: Int
     let outDim: Int
 
     init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, inDim: Int, outDim: Int) {
         self.weight = weight
+        packed = nil
+        self.bias = bias
+        self.inDim = inDim
+        self.outDim = outDim
+    }
+
+    init(packed: PackedMatrix, bias: UnsafePointer<Float>?, inDim: Int, outDim: Int) {
+        weight = nil
+        self.packed = packed
         self.bias = bias
         self.inDim = inDim
         self.outDim = outDim
@@ -28,18 +39,17 @@ struct Linear {
 
     init(_ w: WeightStore, _ table: TensorTable, _ role: TensorRole, bias: TensorRole? = nil, layer: Int? = nil) throws {
         let spec = table.spec(role, layer: layer)!
-        weight = try w.f32(spec.name)
-        if let role = bias, let b = table.spec(role, layer: layer), w.has(b.name) || !b.optional {
-            self.bias = try w.f32(b.name)
-        } else {
-            self.bias = nil
-        }
-        outDim = spec.shape[0]
-        inDim = spec.shape[1]
+        var biasName: String?
+        if let role = bias, let b = table.spec(role, layer: layer), w.has(b.name) || !b.optional { biasName = b.name }
+        self = try w.linears(spec.name, bias: biasName)[0]
     }
 
     func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
-        Kernels.linear(x, rows: rows, inDim: inDim, weight: weight, bias: bias, outDim: outDim, into: out)
+        if let packed {
+            packed.apply(x, rows: rows, bias: bias, into: out)
+        } else {
+            Kernels.linear(x, rows: rows, inDim: inDim, weight: weight!, bias: bias, outDim: outDim, into: out)
+        }
     }
 }
 

@@ -11,23 +11,34 @@ public final class Encoder: @unchecked Sendable {
 
     public struct Options: Sendable {
         public var batchSize = 32
-        /// Worker threads, each running whole batches with single-threaded BLAS (two layers of
-        /// threads would oversubscribe a small machine).
+        /// Worker threads, each running whole batches with single-threaded BLAS and oneDNN (two layers of
+        /// threads would oversubscribe a small machine; on a big one, workers scale with the batches).
         public var threads = 1
-        public init(batchSize: Int = 32, threads: Int = 1) {
+        /// The linear layers' arithmetic; nil: the file's storage decides (`Precision.native(for:)`).
+        public var precision: Precision?
+        public init(batchSize: Int = 32, threads: Int = 1, precision: Precision? = nil) {
             self.batchSize = batchSize
             self.threads = threads
+            self.precision = precision
         }
     }
     public var options: Options
+    /// What the linear layers run in, after falling back to f32 on a CPU without the instructions.
+    public let precision: Precision
+    /// Why `precision` is not what was asked for (or what the file suggests), if it is not.
+    public let precisionNote: String?
+    /// Bytes the encoder holds besides the mapped file: packed matrices and f32 copies of converted tensors.
+    public let weightBytes: Int
 
     public init(model: Model, options: Options = Options()) throws {
         self.model = model
         self.options = options
+        (precision, precisionNote) = (options.precision ?? Precision.native(for: model)).resolved()
         do {
-            let weights = WeightStore(model)
+            let weights = WeightStore(model, precision: precision)
             forward = try model.architecture.makeForward(weights)
             head = try SentenceHead(model.sentenceTransformers, hidden: forward.hidden, weights: weights)
+            weightBytes = weights.ownedBytes
         } catch let e as FileError where e.path.isEmpty {
             throw FileError(model.path, e.reason)
         }

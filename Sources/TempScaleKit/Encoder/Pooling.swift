@@ -82,8 +82,11 @@ struct SentenceHead: @unchecked Sendable {
                 guard d.inFeatures == width else {
                     throw FileError("", Error.shape(d.path, "Dense in_features \(d.inFeatures) ≠ the \(width) values it receives"))
                 }
-                steps.append(.dense(Linear(weight: try w.f32(d.weightName), bias: d.bias ? try w.f32(d.biasName) : nil,
-                                           inDim: d.inFeatures, outDim: d.outFeatures), act))
+                let dense = try w.linears(d.weightName, bias: d.bias ? d.biasName : nil)[0]
+                guard dense.inDim == d.inFeatures, dense.outDim == d.outFeatures else {
+                    throw FileError("", Error.shape(d.path, "Dense weight is [\(dense.outDim), \(dense.inDim)], config says [\(d.outFeatures), \(d.inFeatures)]"))
+                }
+                steps.append(.dense(dense, act))
                 width = d.outFeatures
             }
         }

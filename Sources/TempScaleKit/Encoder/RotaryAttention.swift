@@ -117,15 +117,6 @@ struct RotaryAttention {
     }
 }
 
-extension Linear {
-    /// Rows `rows` of a stored [out, in] weight (and the same entries of its bias) as their own layer: one part
-    /// of a fused projection (ModernBERT's Wqkv, Wi), with no copy.
-    init(rowsOf weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, rows: Range<Int>, inDim: Int) {
-        self.init(weight: weight + rows.lowerBound * inDim, bias: bias.map { $0 + rows.lowerBound }, inDim: inDim,
-                  outDim: rows.count)
-    }
-}
-
 extension FeedForward {
     /// A feed-forward over layers bound by the caller (parts of a fused weight).
     init(up: Linear, gate: Linear?, down: Linear, activation: Activation) {

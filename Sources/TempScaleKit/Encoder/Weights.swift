@@ -1,12 +1,18 @@
 /// f32 views of a model's tensors for the encoder: mapped f32 data is used in place; f16, bf16
 /// and q8 tensors are converted once, when the encoder is built.
+/// At bf16 or int8 the linear layers' matrices are packed for oneDNN instead: the packed copy replaces the f32 one.
 final class WeightStore: @unchecked Sendable {
     private var byName: [String: Tensor] = [:]
     private var converted: [OwnedBuffer] = []
     private let path: String
+    /// What the linear layers run in.
+    let precision: Precision
+    /// Bytes held by packed matrices and converted tensors (not the mapped file).
+    private(set) var ownedBytes = 0
 
-    init(_ model: Model) {
+    init(_ model: Model, precision: Precision = .f32) {
         path = model.path
+        self.precision = precision
         for t in model.tensors { byName[t.name] = t }
     }
 
@@ -30,7 +36,40 @@ final class WeightStore: @unchecked Sendable {
         let buffer = OwnedBuffer(count: t.count * 4)
         t.convertToFloat32(into: buffer.pointer.assumingMemoryBound(to: Float.self))
         converted.append(buffer)
+        ownedBytes += buffer.count
         return UnsafePointer(buffer.pointer.assumingMemoryBound(to: Float.self))
+    }
+
+    /// The tensor as f32 for the duration of `body` only: mapped f32 data in place, else a temporary copy.
+    func withF32<R>(_ name: String, _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
+        guard let t = byName[name] else { throw FileError(path, Error.missing(name)) }
+        if t.dtype == .f32, let base = t.bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
+            return try body(base.assumingMemoryBound(to: Float.self))
+        }
+        let buffer = OwnedBuffer(count: t.count * 4)
+        t.convertToFloat32(into: buffer.pointer.assumingMemoryBound(to: Float.self))
+        return try withExtendedLifetime(buffer) { try body(UnsafePointer(buffer.pointer.assumingMemoryBound(to: Float.self))) }
+    }
+
+    /// Linear layers over row ranges of one [out, in] matrix `name` (the whole of it by default) and of its bias:
+    /// f32 views at f32, packed copies at bf16/int8 (a fused Wqkv is packed as three matrices).
+    func linears(_ name: String, bias biasName: String?, rows ranges: [Range<Int>]? = nil) throws -> [Linear] {
+        let t = try tensor(name)
+        guard t.shape.count == 2 else { throw FileError(path, Error.unsupported("'\(name)' is not a matrix: shape \(t.shape)")) }
+        let (outDim, inDim) = (t.shape[0], t.shape[1])
+        let ranges = ranges ?? [0..<outDim]
+        let bias = try biasName.map { try f32($0) }
+        guard precision != .f32 else {
+            let w = try f32(name)
+            return ranges.map { r in Linear(weight: w + r.lowerBound * inDim, bias: bias.map { $0 + r.lowerBound }, inDim: inDim, outDim: r.count) }
+        }
+        return try withF32(name) { w in
+            try ranges.map { r in
+                let packed = try PackedMatrix(precision, f32: w + r.lowerBound * inDim, rows: r.count, cols: inDim)
+                ownedBytes += packed.bytes
+                return Linear(packed: packed, bias: bias.map { $0 + r.lowerBound }, inDim: inDim, outDim: r.count)
+            }
+        }
     }
 
     func has(_ name: String) -> Bool { byName[name] != nil }
