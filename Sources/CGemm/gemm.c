@@ -371,7 +371,20 @@ done:
     return st;
 }
 
+static int run_rows(const ts_gemm *g, const float *x, int m, const float *bias, float *out);
+
+/* Rows go through in slices, so the per-thread scratch (bf16 or u8 rows, s32 accumulators) stays small. */
+#define SLICE_ROWS 512
 int ts_gemm_run(const ts_gemm *g, const float *x, int m, const float *bias, float *out) {
+    for (int start = 0; start < m; start += SLICE_ROWS) {
+        int rows = m - start < SLICE_ROWS ? m - start : SLICE_ROWS;
+        int st = run_rows(g, x + (size_t)start * g->k, rows, bias, out + (size_t)start * g->n);
+        if (st != 0) return st;
+    }
+    return 0;
+}
+
+static int run_rows(const ts_gemm *g, const float *x, int m, const float *bias, float *out) {
     if (m <= 0) return 0;
     thread_state *s = state();
     if (!s) return (int)dnnl_out_of_memory;

@@ -42,8 +42,9 @@ final class FamilyGoldenTests: XCTestCase {
     /// Our tokenizer and encoder against the reference at every golden τ; `bounds` per storage.
     @discardableResult
     private func verify(_ model: Model, _ g: GoldenFile, atol: Float, minCosine: Float, temperatures: [String]? = nil,
-                        _ what: String) throws -> Verification {
-        let embedder = try TextEmbedder(model: model, maxLength: g.maxSeqLength, options: .init(batchSize: 16, threads: 2))
+                        precision: Precision? = .f32, _ what: String) throws -> Verification {
+        let embedder = try TextEmbedder(model: model, maxLength: g.maxSeqLength,
+                                        options: .init(batchSize: 16, threads: 2, precision: precision))
         let v = Verifier.run(encoder: embedder.encoder, golden: g, temperatures: temperatures, atol: max(atol, 5e-5), minCosine: minCosine,
                              padId: embedder.tokenizer.padId, promptLength: embedder.promptLength(g.prompt),
                              tokenize: { embedder.tokenizer.encode($0, maxLength: g.maxSeqLength).ids })
@@ -119,7 +120,24 @@ final class FamilyGoldenTests: XCTestCase {
         }
     }
 
-    /// f16 and q8 storage through the native file, within their bounds, Dense modules included.
+    /// Every family's forward pass with its linear layers packed for oneDNN (fused Wqkv/Wi split, gated FFNs, Dense
+    /// modules, GQA): bf16 and int8 arithmetic on the f32 weights at τ 1 and 0.5. The bounds are wide for int8 — these
+    /// random weights give far sharper attention than trained models (MiniLM's real bounds: PrecisionTests).
+    func testEveryFamilyAtBF16AndInt8Arithmetic() throws {
+        for (key, folder) in Self.families + Self.modern + [("tiny-bert-dense", "st-variants/tiny-bert-dense")] {
+            let (model, g) = try inputs(key, folder)
+            let oneToken = model.sentenceTransformers.poolingModes == [.lastToken]
+            for (p, cos) in [(Precision.bf16, Float(oneToken ? 0.999 : 0.9995)), (.int8, Float(oneToken ? 0.97 : 0.99))] {
+                guard p.isSupported else { continue }
+                let v = try verify(model, g, atol: 1, minCosine: cos, temperatures: ["1.0", "0.5"], precision: p, "\(key) \(p)")
+                print("family \(key) \(p): " + v.temperatures.map { "τ \($0.tau) worst cosine \($0.worstCosine)" }.joined(separator: ", "))
+                XCTAssertTrue(v.temperatures.allSatisfy { $0.worstCosine < 0.9999999 }, "\(key) \(p): exact — not packed?")
+            }
+        }
+    }
+
+    /// f16 and q8 storage through the native file, within their bounds, Dense modules included; the arithmetic is
+    /// f32 here (storage alone: the default for q8 files, int8, is checked above and in PrecisionTests).
     func testHalfAndEightBitStorage() throws {
         let dir = TempDir()
         for (key, folder) in Self.families + Self.modern + [("tiny-bert-dense", "st-variants/tiny-bert-dense")] {

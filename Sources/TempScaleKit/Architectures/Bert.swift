@@ -84,7 +84,7 @@ extension BertFamily: HasEncoderForward {
 
     struct Forward: EncoderForward, @unchecked Sendable {
         let hidden: Int
-        let word: UnsafePointer<Float>
+        let word: EmbeddingRows
         /// nil for relative positions (no absolute position embedding is added).
         let position: UnsafePointer<Float>?
         let typeRow: UnsafePointer<Float>?
@@ -125,7 +125,7 @@ extension BertFamily: HasEncoderForward {
         let typeName = t.name(.tokenTypeEmbedding)
         return Forward(
             hidden: dims.hidden,
-            word: try w.f32(t.name(.tokenEmbedding)),
+            word: try w.embeddingRows(t.name(.tokenEmbedding)),
             position: relative ? nil : try w.f32(t.name(.positionEmbedding)),
             typeRow: w.has(typeName) ? try w.f32(typeName) : nil,
             embeddingNorm: try Norm(.layer, w, t, .embeddingNorm, bias: .embeddingNormBias, eps: eps),

@@ -63,7 +63,8 @@ extension MPNet: HasEncoderForward {
     struct Forward: EncoderForward, @unchecked Sendable {
         let hidden: Int
         let heads: Int
-        let word, position, relativeBias: UnsafePointer<Float>
+        let word: EmbeddingRows
+        let position, relativeBias: UnsafePointer<Float>
         let embeddingNorm: Norm
         let layers: [PostNormLayer]
         let padding: Int
@@ -95,7 +96,7 @@ extension MPNet: HasEncoderForward {
         }
         return Forward(
             hidden: dims.hidden, heads: dims.heads,
-            word: try w.f32(t.name(.tokenEmbedding)), position: try w.f32(t.name(.positionEmbedding)),
+            word: try w.embeddingRows(t.name(.tokenEmbedding)), position: try w.f32(t.name(.positionEmbedding)),
             relativeBias: try w.f32(t.name(.attnRelativeBias)),
             embeddingNorm: try Norm(.layer, w, t, .embeddingNorm, bias: .embeddingNormBias, eps: eps),
             layers: layers, padding: padTokenId, buckets: buckets, weights: w)

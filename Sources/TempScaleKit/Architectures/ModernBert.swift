@@ -120,7 +120,7 @@ extension ModernBert: HasEncoderForward {
 
     struct Forward: EncoderForward, @unchecked Sendable {
         let hidden: Int
-        let embedding: UnsafePointer<Float>
+        let embedding: EmbeddingRows
         let embeddingNorm: Norm
         let layers: [Layer]
         let finalNorm: Norm
@@ -129,7 +129,7 @@ extension ModernBert: HasEncoderForward {
         func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace ws: Workspace, probe: (any ForwardProbe)?,
                      into x: UnsafeMutablePointer<Float>) {
             let m = shape.rows
-            for r in 0..<m { (x + r * hidden).update(from: embedding + Int(ids[r]) * hidden, count: hidden) }
+            embedding.gather(ids, into: x)
             embeddingNorm(x, rows: m)
             probe?.hiddenStates(layer: 0, x, shape: shape, hidden: hidden)
             let normed = ws.buffer(.normed, count: m * hidden), out = ws.buffer(.projection, count: m * hidden)
@@ -169,7 +169,7 @@ extension ModernBert: HasEncoderForward {
                          mlp: FeedForward(up: wi[0], gate: wi[1],
                                           down: try Linear(w, t, .ffnDown, bias: .ffnDownBias, layer: l), activation: act))
         }
-        return Forward(hidden: h, embedding: try w.f32(t.name(.tokenEmbedding)),
+        return Forward(hidden: h, embedding: try w.embeddingRows(t.name(.tokenEmbedding)),
                        embeddingNorm: try norm(.embeddingNorm, .embeddingNormBias), layers: layers,
                        finalNorm: try norm(.outputNorm, .outputNormBias), weights: w)
     }

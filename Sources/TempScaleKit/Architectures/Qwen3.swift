@@ -100,7 +100,7 @@ extension Qwen3: HasEncoderForward {
 
     struct Forward: EncoderForward, @unchecked Sendable {
         let hidden: Int
-        let embedding: UnsafePointer<Float>
+        let embedding: EmbeddingRows
         let layers: [Layer]
         let finalNorm: Norm
         let weights: WeightStore
@@ -108,7 +108,7 @@ extension Qwen3: HasEncoderForward {
         func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace ws: Workspace, probe: (any ForwardProbe)?,
                      into x: UnsafeMutablePointer<Float>) {
             let m = shape.rows
-            for r in 0..<m { (x + r * hidden).update(from: embedding + Int(ids[r]) * hidden, count: hidden) }
+            embedding.gather(ids, into: x)
             probe?.hiddenStates(layer: 0, x, shape: shape, hidden: hidden)
             let normed = ws.buffer(.normed, count: m * hidden), out = ws.buffer(.projection, count: m * hidden)
             for (l, layer) in layers.enumerated() {
@@ -138,7 +138,7 @@ extension Qwen3: HasEncoderForward {
                   ffnNorm: try Norm(.rms, w, t, .ffnNorm, layer: l, eps: eps),
                   ffn: try FeedForward(w, t, layer: l, activation: act))
         }
-        return Forward(hidden: dims.hidden, embedding: try w.f32(t.name(.tokenEmbedding)), layers: layers,
+        return Forward(hidden: dims.hidden, embedding: try w.embeddingRows(t.name(.tokenEmbedding)), layers: layers,
                        finalNorm: try Norm(.rms, w, t, .outputNorm, eps: eps), weights: w)
     }
 }

@@ -94,7 +94,7 @@ extension T5Encoder: HasEncoderForward {
         let heads: Int
         let buckets: Int
         let maxDistance: Int
-        let embedding: UnsafePointer<Float>
+        let embedding: EmbeddingRows
         let sharedBias: UnsafePointer<Float>?
         let blocks: [Block]
         let finalNorm: Norm
@@ -103,7 +103,7 @@ extension T5Encoder: HasEncoderForward {
         func forward(ids: [Int32], shape: BatchShape, temperature: Float, workspace ws: Workspace, probe: (any ForwardProbe)?,
                      into x: UnsafeMutablePointer<Float>) {
             let m = shape.rows, s = shape.seq
-            for r in 0..<m { (x + r * hidden).update(from: embedding + Int(ids[r]) * hidden, count: hidden) }
+            embedding.gather(ids, into: x)
             probe?.hiddenStates(layer: 0, x, shape: shape, hidden: hidden)
             let bias = ws.buffer(.positionBias, count: heads * s * s)
             if let sharedBias {
@@ -141,7 +141,7 @@ extension T5Encoder: HasEncoderForward {
                   relativeBias: biasPerBlock ? try w.f32(t.name(.attnRelativeBias, layer: l)) : nil)
         }
         return Forward(hidden: dims.hidden, heads: dims.heads, buckets: buckets, maxDistance: maxDistance,
-                       embedding: try w.f32(embedding),
+                       embedding: try w.embeddingRows(embedding),
                        sharedBias: biasPerBlock ? nil : try w.f32(t.name(.attnRelativeBias)),
                        blocks: blocks, finalNorm: try Norm(.rms, w, t, .outputNorm, eps: eps), weights: w)
     }

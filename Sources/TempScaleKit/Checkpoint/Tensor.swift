@@ -1,4 +1,7 @@
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Owned bytes for tensors that cannot point into a mapping (inflated zip entries, strided views,
 /// byte-swapped data, freshly computed weights). 64-byte aligned.
@@ -83,6 +86,40 @@ public struct Tensor: @unchecked Sendable {
             for i in 0..<n { out[i] = Float(src[i]) }
         case .q8:
             Q8.dequantize(src, shape: shape, into: out)
+        }
+    }
+
+    /// Gives the pages wholly inside this tensor's bytes back to the kernel when they are a read-only file mapping
+    /// (PROT_READ: nothing was written, so a later read faults the same bytes back in). For tensors the encoder has
+    /// packed into its own copy: otherwise they would count twice in the resident set.
+    func releaseMappedPages() {
+        guard isMapped, let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + bytes.count) / page * page
+        if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
+    }
+
+    /// Row `r` of a 2-D f32, f16, bf16 or q8 tensor as f32 into `out` (capacity shape[1]).
+    func convertRowToFloat32(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        let w = shape[1], src = bytes
+        switch dtype {
+        case .f32:
+            UnsafeMutableRawPointer(out).copyMemory(from: src.baseAddress! + r * w * 4, byteCount: w * 4)
+        case .f16, .bf16:
+            let row = UnsafeRawBufferPointer(rebasing: src[(r * w * 2)..<((r + 1) * w * 2)])
+            withAligned16(row, w) { dtype == .f16 ? ts_f16_to_f32($0, out, w) : ts_bf16_to_f32($0, out, w) }
+        case .q8:
+            let g = Q8.geometry(shape), scalesOffset = (count + 3) / 4 * 4
+            for b in 0..<g.blocksPerRow {
+                let scale = src.loadUnaligned(fromByteOffset: scalesOffset + (r * g.blocksPerRow + b) * 4, as: Float.self)
+                for i in (b * Q8.blockSize)..<min(w, (b + 1) * Q8.blockSize) {
+                    out[i] = Float(Int8(bitPattern: src[r * w + i])) * scale
+                }
+            }
+        default:
+            let all = toFloat32()
+            for i in 0..<w { out[i] = all[r * w + i] }
         }
     }
 

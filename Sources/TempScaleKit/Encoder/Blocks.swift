@@ -183,7 +183,18 @@ struct FeedForward {
         self.activation = activation
     }
 
-    func callAsFunction(_ x: UnsafePointer<Float>, rows m: Int, _ ws: Workspace, into out: UnsafeMutablePointer<Float>) {
+    /// Rows go through in slices of at most `sliceRows`, so the [rows, intermediate] activations stay a few MB
+    /// whatever the batch (each row's result does not depend on the others).
+    static let sliceRows = 1024
+
+    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, _ ws: Workspace, into out: UnsafeMutablePointer<Float>) {
+        for start in stride(from: 0, to: rows, by: Self.sliceRows) {
+            let m = min(Self.sliceRows, rows - start)
+            slice(x + start * up.inDim, rows: m, ws, into: out + start * down.outDim)
+        }
+    }
+
+    private func slice(_ x: UnsafePointer<Float>, rows m: Int, _ ws: Workspace, into out: UnsafeMutablePointer<Float>) {
         let n = up.outDim
         let h = ws.buffer(.ffn, count: m * n)
         if let gate {

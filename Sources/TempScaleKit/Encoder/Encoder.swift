@@ -11,6 +11,9 @@ public final class Encoder: @unchecked Sendable {
 
     public struct Options: Sendable {
         public var batchSize = 32
+        /// A batch also stops growing at this many padded positions (batch × longest), which bounds the workspace
+        /// (≈ 6 × rows × hidden floats, plus the FFN's slices) whatever the text lengths.
+        public var maxBatchRows = 2048
         /// Worker threads, each running whole batches with single-threaded BLAS and oneDNN (two layers of
         /// threads would oversubscribe a small machine; on a big one, workers scale with the batches).
         public var threads = 1
@@ -53,7 +56,19 @@ public final class Encoder: @unchecked Sendable {
         openblas_set_num_threads(1)
         let batch = max(1, options.batchSize)
         let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count }
-        let chunks = stride(from: 0, to: order.count, by: batch).map { Array(order[$0..<min(order.count, $0 + batch)]) }
+        // Longest first; a batch ends at batchSize sequences or maxBatchRows padded positions (at least one sequence).
+        var batches: [[Int]] = []
+        var current: [Int] = []
+        for i in order {
+            let longest = max(1, sequences[current.first ?? i].count)
+            if !current.isEmpty && (current.count >= batch || (current.count + 1) * longest > max(1, options.maxBatchRows)) {
+                batches.append(current)
+                current = []
+            }
+            current.append(i)
+        }
+        if !current.isEmpty { batches.append(current) }
+        let chunks = batches
         let results = ResultBox(count: sequences.count)
         let workers = max(1, min(options.threads, chunks.count))
         let next = Counter()

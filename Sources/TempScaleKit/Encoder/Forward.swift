@@ -21,11 +21,11 @@ protocol HasEncoderForward {
 }
 
 /// Embedding lookup shared by BERT-style models: x[r] = word[id] + position[pos(r)] (when given) + typeRow, then LayerNorm.
-func embedTokens(ids: [Int32], positions: [Int]?, word: UnsafePointer<Float>, position: UnsafePointer<Float>?,
+func embedTokens(ids: [Int32], positions: [Int]?, word: EmbeddingRows, position: UnsafePointer<Float>?,
                  typeRow: UnsafePointer<Float>?, hidden h: Int, norm: Norm, into x: UnsafeMutablePointer<Float>) {
+    word.gather(ids, into: x)
     for r in 0..<ids.count {
-        let row = x + r * h, w = word + Int(ids[r]) * h
-        row.update(from: w, count: h)
+        let row = x + r * h
         if let typeRow { for i in 0..<h { row[i] += typeRow[i] } }
         if let position, let positions { let p = position + positions[r] * h; for i in 0..<h { row[i] += p[i] } }
     }

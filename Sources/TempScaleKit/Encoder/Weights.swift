@@ -63,13 +63,15 @@ final class WeightStore: @unchecked Sendable {
             let w = try f32(name)
             return ranges.map { r in Linear(weight: w + r.lowerBound * inDim, bias: bias.map { $0 + r.lowerBound }, inDim: inDim, outDim: r.count) }
         }
-        return try withF32(name) { w in
+        let layers = try withF32(name) { w in
             try ranges.map { r in
                 let packed = try PackedMatrix(precision, f32: w + r.lowerBound * inDim, rows: r.count, cols: inDim)
                 ownedBytes += packed.bytes
                 return Linear(packed: packed, bias: bias.map { $0 + r.lowerBound }, inDim: inDim, outDim: r.count)
             }
         }
+        t.releaseMappedPages()
+        return layers
     }
 
     func has(_ name: String) -> Bool { byName[name] != nil }
@@ -81,4 +83,41 @@ final class WeightStore: @unchecked Sendable {
     }
 
     deinit { withExtendedLifetime(byName) {} }
+}
+
+/// A token-embedding table read a row at a time: f32 data in place; f16, bf16 and q8 rows converted as they are looked
+/// up, so a 30k × 384 table is not held as 47 MB of f32 beside a 26 MB q8 file.
+struct EmbeddingRows: @unchecked Sendable {
+    private let tensor: Tensor
+    private let f32: UnsafePointer<Float>?
+    let width: Int
+
+    init(_ t: Tensor) throws(WeightStore.Error) {
+        guard t.shape.count == 2, [.f32, .f16, .bf16, .q8].contains(t.dtype) else {
+            throw .unsupported("embedding table '\(t.name)' is \(t.dtype.name) \(t.shape), not a float matrix")
+        }
+        tensor = t
+        width = t.shape[1]
+        if t.dtype == .f32, let base = t.bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
+            f32 = base.assumingMemoryBound(to: Float.self)
+        } else {
+            f32 = nil
+        }
+    }
+
+    /// x[r] = table[ids[r]] for every r.
+    func gather(_ ids: [Int32], into x: UnsafeMutablePointer<Float>) {
+        for (r, id) in ids.enumerated() { copy(Int(id), into: x + r * width) }
+    }
+
+    func copy(_ row: Int, into out: UnsafeMutablePointer<Float>) {
+        if let f32 { out.update(from: f32 + row * width, count: width) } else { tensor.convertRowToFloat32(row, into: out) }
+    }
+}
+
+extension WeightStore {
+    func embeddingRows(_ name: String) throws -> EmbeddingRows {
+        let t = try tensor(name)
+        do { return try EmbeddingRows(t) } catch { throw FileError("", error) }
+    }
 }
