@@ -225,9 +225,12 @@ bench: deps build models venv $(TOK)/.complete $(E5)/.complete $(CACHE)/models/b
 	  $(CACHE)/gguf/minilm-f32.gguf $(CACHE)/gguf/minilm-q8_0.gguf $(CACHE)/gguf/minilm-q4_k_m.gguf
 	$(PY) -m pip install -q --disable-pip-version-check -r scripts/bench-requirements.txt
 	$(PY) scripts/bench_corpus.py $(CACHE)/bench/corpus.jsonl
+	lscpu | grep -E "Model name|^CPU\(s\)|Flags" | sed -E 's/^(Flags:).*/\1 '"$$(lscpu | grep -o -E 'avx512_bf16|avx512_vnni|avx_vnni|amx_[a-z0-9]+' | sort -u | tr '\n' ' ')"'(the ones that pick the paths)/'
 	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 1
-	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 2
-	$(PY) scripts/bench_encoder.py $(BIN) $(MPNET) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 500
+	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --precisions f32,bf16,int8
+	$(PY) scripts/bench_encoder.py $(BIN) $(MINILM) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --precisions f32,bf16,int8 --short 1000 --no-cold
+	$(PY) scripts/bench_encoder.py $(BIN) $(MPNET) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 500 --precisions f32,bf16,int8
+	python3 scripts/bench_memory.py $(BIN) $(MINILM) $(MPNET)
 	$(PY) scripts/bench_encoder.py $(BIN) $(E5) --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 500
 	$(PY) scripts/bench_encoder.py $(BIN) $(CACHE)/models/bench-t5-base --corpus $(CACHE)/bench/corpus.jsonl --threads 2 --limit 250
 

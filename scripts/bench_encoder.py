@@ -49,10 +49,15 @@ def main():
     ap.add_argument("--precisions", default="f32",
                     help="tempscale --precision values to time (bf16, int8: also against ORT's quantize_dynamic)")
     ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--short", type=int, default=0,
+                    help="instead of the corpus: its first N first lines (Debian synopses) of at most 12 words")
     args = ap.parse_args()
     py = os.path.join(ROOT, ".venv", "bin", "python")
     work = tempfile.mkdtemp(prefix="tempscale-bench-")
     texts = [json.loads(l)["text"] for l in open(args.corpus)]
+    if args.short:
+        firsts = [t.split("\n", 1)[0].strip() for t in texts]
+        texts = [t for t in firsts if t and len(t.split()) <= 12][: args.short]
     if args.limit:
         texts = texts[: args.limit]
     corpus = os.path.join(work, "corpus.jsonl")
@@ -110,7 +115,8 @@ def main():
         return (peers.get(name) or {}).get("wall_s_median")
     st_wall, ort_wall, ort8_wall = peer("st"), peer("ort"), peer("ort-int8")
     sgemm = {"numpy": peers.get("sgemm_numpy_before"), "system openblas": peers.get("sgemm_system_openblas_forced_coretype")}
-    print(f"model {os.path.basename(args.model.rstrip('/'))}: {len(texts)} texts, {tokens} tokens, threads {args.threads}, batch {args.batch}")
+    kind = f"short texts (<= 12 words)" if args.short else "mixed corpus"
+    print(f"model {os.path.basename(args.model.rstrip('/'))}, {kind}: {len(texts)} texts, {tokens} tokens, threads {args.threads}, batch {args.batch}")
     print(f"{'engine':<26}{'wall s':>9}{'texts/s':>10}{'× ST':>7}{'× ORT':>7}{'× ORT8':>8}{'× our f32':>10}{'min cos vs ST':>15}")
     rows = [("sentence-transformers", st_wall, None), ("onnxruntime", ort_wall, None)]
     if ort8_wall:

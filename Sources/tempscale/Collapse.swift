@@ -30,7 +30,7 @@ struct CollapseCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let input = try readTexts(study.texts)
-            let embedder = try study.embedder(try ModelLoader.open(model))
+            let embedder = try study.embedder(try ModelLoader.open(model, checksums: false))
             let bar = ProgressBar("collapse", unit: "embeddings", minimum: 64)
             let result = try CollapseStudy.run(embedder, texts: input, temperatures: try study.taus(default: "1,0.9,0.8,0.7,0.6,0.5"),
                                                buckets: try study.lengthBuckets(), perBucket: perBucket, prompt: study.prompt.choice,

@@ -41,7 +41,7 @@ struct Embed: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let texts = try readTexts(input)
-            let embedder = try TextEmbedder(model: try ModelLoader.open(model), maxLength: maxLength,
+            let embedder = try TextEmbedder(model: try ModelLoader.open(model, checksums: false), maxLength: maxLength,
                                             options: precision.options(batchSize: batch, threads: threads))
             announcePrecision(embedder.encoder)
             let bar = ProgressBar("embed", unit: "texts", minimum: 256)

@@ -103,6 +103,11 @@ struct Export: ParsableCommand {
               tempscale export minilm-t08.tsm --to gguf --dtype f16 -o minilm-t08.gguf
               tempscale export minilm-t08.tsm --to onnx -o minilm-t08.onnx
               tempscale patch e5-small/ -t 0.8 --format gguf -o e5-small-t08.gguf
+              tempscale export minilm.tsm --to onnx --temperatures 0.6,0.8,1 -o minilm-grid/
+
+            --temperatures writes one export per τ into the folder -o names (NAME-t0.6.onnx, …; τ 1 is the
+            model as it is) and temperatures.json listing them: sweep τ in a runtime that scales, then
+            give the embeddings back to collapse or tune.
             """
     )
 
@@ -110,13 +115,24 @@ struct Export: ParsableCommand {
     @Option(help: "Target: hf, gguf or onnx.") var to: OutputFormat
     @Option(name: .shortAndLong, help: "Output folder (hf) or file (gguf, onnx).") var output: String
     @Option(help: "f32 or f16 (hf also bf16).") var dtype: DType?
+    @Option(help: "One export per τ (comma-separated) into the folder -o names, with temperatures.json.") var temperatures: String?
     @Flag(help: "Replace the output if it exists.") var force = false
+
+    func validate() throws {
+        if let temperatures { _ = try parseTemperatures(temperatures, option: "--temperatures") }
+    }
 
     func run() throws {
         try runReportingErrors {
             if GGUFFile.isGGUF(path: model) { throw ValidationError("\(model) is a GGUF file; export reads checkpoints and .tsm files (to bake τ into a GGUF, use patch)") }
             if ONNXFile.isONNX(path: model) { throw ValidationError("\(model) is an ONNX file; export reads checkpoints and .tsm files (to bake τ into an ONNX file, use patch)") }
             let source = try ModelLoader.open(model)
+            if let temperatures {
+                let entries = try TemperatureGrid.write(source, temperatures: try parseTemperatures(temperatures, option: "--temperatures"),
+                                                        format: to, to: output, dtype: dtype, force: force, log: { print($0) })
+                print("wrote \(output): \(entries.count) exports (τ \(entries.map { GoldenFile.tauKey($0.temperature) }.joined(separator: ", "))) and temperatures.json")
+                return
+            }
             print(try ModelWriter.write(source, format: to, to: output, dtype: dtype, force: force))
         }
     }

@@ -30,7 +30,7 @@ struct SpectrumCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let input = try readTexts(study.texts)
-            let source = try ModelLoader.open(model)
+            let source = try ModelLoader.open(model, checksums: false)
             let count = source.architecture.dims.layers
             let selection: LayerSelection
             do { selection = try LayerSelection(parsing: layers, layerCount: count) } catch let e as BakeError { throw FileError(model, e) }

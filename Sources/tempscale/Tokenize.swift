@@ -42,7 +42,7 @@ struct Tokenize: ParsableCommand {
                 tokenizer = try Tokenizer.load(path: model)
                 summary = TokenizerSummary(tokenizer)
             } else {
-                let m = try ModelLoader.open(model)
+                let m = try ModelLoader.open(model, checksums: false)
                 tokenizer = try Tokenizer.load(from: m)
                 summary = TokenizerSummary(tokenizer, model: m)
                 limit = limit ?? m.sentenceTransformers.maxSeqLength ?? TextEmbedder.positionLimit(m) ?? 512

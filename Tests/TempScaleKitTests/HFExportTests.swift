@@ -314,3 +314,53 @@ final class HFExportTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("out/model.safetensors")))
     }
 }
+
+/// `export --temperatures`: one export per τ in a folder, with a manifest; nothing left behind on failure.
+final class TemperatureGridTests: XCTestCase {
+    func testOneHFExportPerTemperatureEmbedsLikeRunTimeTau() throws {
+        let dir = TempDir()
+        // The real MiniLM: tiny random models barely react to τ.
+        let src = Paths.minilm, out = dir.file("grid")
+        let r = try runCLI(["export", src, "--to", "hf", "--temperatures", "0.5,1", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("2 exports"), r.stdout)
+        let manifest = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: out + "/temperatures.json"))))
+        let exports = manifest.objectValue?["exports"]?.arrayValue ?? []
+        XCTAssertEqual(exports.count, 2)
+        let names = exports.compactMap { $0.objectValue?["path"]?.stringValue }
+        XCTAssertEqual(names, ["all-MiniLM-L6-v2-t0.5", "all-MiniLM-L6-v2-t1.0"])
+        let original = try ModelLoader.open(src)
+        let tokenizer = try Tokenizer.load(from: original)
+        let ids = ["a longer sentence about the weather in the mountains today", "short"].map { tokenizer.encode($0, maxLength: 64).ids }
+        let base = try Encoder(model: original)
+        for (name, tau) in zip(names, [0.5, 1.0]) {
+            let m = try ModelLoader.open(out + "/" + name)
+            XCTAssertEqual(m.temperature.total, tau, accuracy: 1e-12, name)
+            let got = try Encoder(model: m).embed(ids: ids), want = base.embed(ids: ids, temperature: Float(tau))
+            for (a, b) in zip(got, want) { XCTAssertGreaterThan(Verifier.cosine(a, b), 0.999999, name) }
+        }
+        // τ changes the output here (so the check above could fail).
+        let half = base.embed(ids: ids, temperature: 0.5), one = base.embed(ids: ids, temperature: 1)
+        XCTAssertLessThan(Verifier.cosine(half[0], one[0]), 0.999)
+    }
+
+    func testBadInputLeavesNothing() throws {
+        let dir = TempDir()
+        let src = Paths.fixture("models/tiny-bert"), out = dir.file("grid")
+        let bad = try runCLI(["export", src, "--to", "onnx", "--temperatures", "0.8,0", "-o", out])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("'0' is not a temperature"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let native = try runCLI(["export", src, "--to", "native", "--temperatures", "0.8", "-o", out])
+        XCTAssertNotEqual(native.status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let ok = try runCLI(["export", src, "--to", "onnx", "--temperatures", "0.8", "-o", out])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/tiny-bert-t0.8.onnx"))
+        let again = try runCLI(["export", src, "--to", "onnx", "--temperatures", "0.8", "-o", out])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("output exists"), again.stderr)
+        // Nothing of the failed attempts is left beside the output.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["grid"])
+    }
+}

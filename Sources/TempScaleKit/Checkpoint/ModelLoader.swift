@@ -15,12 +15,15 @@ public enum ModelLoader {
     ]
     static let maxSideFile = 64 << 20
 
-    public static func open(_ path: String) throws -> Model {
+    /// `checksums: false` skips the CRC-32 of every tensor of a native file (structure, prelude and header are still
+    /// checked): commands that only read the weights (embed, tokenize, collapse, spectrum, tune) start faster;
+    /// verify, inspect, convert, patch and export check every tensor.
+    public static func open(_ path: String, checksums: Bool = true) throws -> Model {
         var st = stat()
         guard stat(path, &st) == 0 else { throw FileError(path, IOError.notFound) }
         if (st.st_mode & S_IFMT) == S_IFDIR { return try openFolder(path, weights: nil) }
         if try path.hasSuffix(".\(NativeFormat.fileExtension)") || NativeFormat.hasMagic(path) {
-            return try NativeFormat.read(path: path)
+            return try NativeFormat.read(path: path, verifyTensorChecksums: checksums)
         }
         let dir = parentDirectory(path)
         return try openFolder(dir, weights: path)
