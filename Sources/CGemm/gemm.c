@@ -146,6 +146,16 @@ static void rotate(float *v, int k, int b, const float *signs) {
     for (int i = 0; i < k; i++) v[i] *= norm;
 }
 
+/* The u8 scale and zero point of a row with values in [lo, hi] (lo ≤ 0 ≤ hi): 0 maps to an integer exactly. */
+static inline void row_params(float lo, float hi, float *scale, float *inv, float *zp) {
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0) || !isfinite(s)) s = 1;
+    float i = 1 / s, z = nearbyintf(-lo * i);
+    *scale = s;
+    *inv = i;
+    *zp = z < 0 ? 0 : z > 255 ? 255 : z;
+}
+
 /* Row r of x (rotated) → u8 with scale s[r] and zero point z[r]: x·R ≈ s·(q − z), with 0 exact. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void quantize_rows(const float *x, int m, int k, int b, const float *signs, float *tmp, uint8_t *q, float *s,
@@ -156,12 +166,8 @@ static void quantize_rows(const float *x, int m, int k, int b, const float *sign
         rotate(row, k, b, signs);
         float lo = 0, hi = 0;
         for (int i = 0; i < k; i++) { lo = fminf(lo, row[i]); hi = fmaxf(hi, row[i]); }
-        float scale = (hi - lo) / 255.0f;
-        if (!(scale > 0) || !isfinite(scale)) scale = 1;
-        float inv = 1 / scale;
-        float zp = nearbyintf(-lo * inv);
-        if (zp < 0) zp = 0;
-        if (zp > 255) zp = 255;
+        float scale, inv, zp;
+        row_params(lo, hi, &scale, &inv, &zp);
         uint8_t *qr = q + (size_t)r * k;
         for (int i = 0; i < k; i++) {
             float v = rintf(row[i] * inv) + zp;
@@ -210,13 +216,8 @@ static void quantize_rows_avx512(const float *x, int m, int k, const float *sign
                 hi = _mm512_max_ps(hi, v[j]);
             }
         }
-        float mn = _mm512_reduce_min_ps(lo), mx = _mm512_reduce_max_ps(hi);
-        float scale = (mx - mn) / 255.0f;
-        if (!(scale > 0) || !isfinite(scale)) scale = 1;
-        float inv = 1 / scale;
-        float zp = nearbyintf(-mn * inv);
-        if (zp < 0) zp = 0;
-        if (zp > 255) zp = 255;
+        float scale, inv, zp;
+        row_params(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), &scale, &inv, &zp);
         const __m512 vinv = _mm512_set1_ps(inv);
         const __m512i vzp = _mm512_set1_epi32((int)zp), zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
         uint8_t *qr = q + (size_t)r * k;

@@ -50,6 +50,44 @@ public enum HFExport {
                 throw FileError(path, IOError.outputIsInput)
             }
         }
+        return try staged(path) { tmp in
+            // Only the base model's tensors: anything else would be "unexpected" to AutoModel.
+            let known = Set(model.architecture.tensors.all.flatMap { [$0.name] + $0.alternatives })
+            let kept = model.tensors.filter { known.contains($0.name) }
+            // Dense modules' weights go back into their own folders, as sentence-transformers saves them.
+            let dense = model.sentenceTransformers.denseModules
+            let denseNames = Set(dense.flatMap { [$0.weightName, $0.biasName] })
+            let dropped = model.tensors.map(\.name).filter { !known.contains($0) && !denseNames.contains($0) }
+            var metadata = ["format": "pt"]
+            if model.temperature.isPatched {
+                metadata["tempscale_temperature"] = "\(model.temperature.total)"
+                metadata["tempscale_history"] = model.temperature.json.serialized()
+                metadata["tempscale_version"] = TempScale.version
+            }
+            try SafeTensors.write(kept, metadata: metadata, to: join(tmp, "model.safetensors"), dtype: dtype, force: false, inputs: [])
+            var written = ["model.safetensors", "config.json"]
+            for d in dense {
+                let ts = model.tensors.filter { $0.name.hasPrefix(d.path + "/linear.") }
+                    .map { $0.renamed(String($0.name.dropFirst(d.path.count + 1))) }
+                try makeDirectories(join(tmp, d.path))
+                try SafeTensors.write(ts, metadata: ["format": "pt"], to: join(tmp, join(d.path, "model.safetensors")), dtype: dtype,
+                                      force: false, inputs: [])
+                written.append(join(d.path, "model.safetensors"))
+            }
+            try writeFile(join(tmp, "config.json"), Array(config(for: model).serialized(pretty: true).utf8) + [0x0A])
+            for (name, bytes) in model.files.sorted(by: { $0.key < $1.key }) where name != "config.json" {
+                guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else { continue }
+                if name.contains("/") { try makeDirectories(join(tmp, parentDirectory(name))) }
+                try writeFile(join(tmp, name), bytes)
+                written.append(name)
+            }
+            return Report(path: path, tensors: kept.count, dropped: dropped, files: written)
+        }
+    }
+
+    /// Builds the folder `path` by way of a temporary sibling that `body` fills; it is renamed into place (replacing
+    /// an old folder, which the caller has agreed to) only when `body` returns, so a failure leaves nothing behind.
+    static func staged<R>(_ path: String, _ body: (String) throws -> R) throws -> R {
         let parent = parentDirectory(path)
         guard isDirectory(parent) else { throw FileError(path, IOError.cannotWrite("folder \(parent) does not exist")) }
         var template = Array(join(parent, ".\(basename(path)).tmp-XXXXXX").utf8CString)
@@ -59,37 +97,7 @@ public enum HFExport {
         let tmp = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var committed = false
         defer { if !committed { removeTree(tmp) } }
-
-        // Only the base model's tensors: anything else would be "unexpected" to AutoModel.
-        let known = Set(model.architecture.tensors.all.flatMap { [$0.name] + $0.alternatives })
-        let kept = model.tensors.filter { known.contains($0.name) }
-        // Dense modules' weights go back into their own folders, as sentence-transformers saves them.
-        let dense = model.sentenceTransformers.denseModules
-        let denseNames = Set(dense.flatMap { [$0.weightName, $0.biasName] })
-        let dropped = model.tensors.map(\.name).filter { !known.contains($0) && !denseNames.contains($0) }
-        var metadata = ["format": "pt"]
-        if model.temperature.isPatched {
-            metadata["tempscale_temperature"] = "\(model.temperature.total)"
-            metadata["tempscale_history"] = model.temperature.json.serialized()
-            metadata["tempscale_version"] = TempScale.version
-        }
-        try SafeTensors.write(kept, metadata: metadata, to: join(tmp, "model.safetensors"), dtype: dtype, force: false, inputs: [])
-        var written = ["model.safetensors", "config.json"]
-        for d in dense {
-            let ts = model.tensors.filter { $0.name.hasPrefix(d.path + "/linear.") }
-                .map { $0.renamed(String($0.name.dropFirst(d.path.count + 1))) }
-            try makeDirectories(join(tmp, d.path))
-            try SafeTensors.write(ts, metadata: ["format": "pt"], to: join(tmp, join(d.path, "model.safetensors")), dtype: dtype,
-                                  force: false, inputs: [])
-            written.append(join(d.path, "model.safetensors"))
-        }
-        try writeFile(join(tmp, "config.json"), Array(config(for: model).serialized(pretty: true).utf8) + [0x0A])
-        for (name, bytes) in model.files.sorted(by: { $0.key < $1.key }) where name != "config.json" {
-            guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else { continue }
-            if name.contains("/") { try makeDirectories(join(tmp, parentDirectory(name))) }
-            try writeFile(join(tmp, name), bytes)
-            written.append(name)
-        }
+        let result = try body(tmp)
         if fileExists(path) {
             let old = join(parent, ".\(basename(path)).old-\(getpid())")
             guard rename(path, old) == 0 else { throw FileError(path, IOError.cannotWrite(String(cString: strerror(errno)))) }
@@ -103,7 +111,7 @@ public enum HFExport {
         }
         chmod(path, 0o755)
         committed = true
-        return Report(path: path, tensors: kept.count, dropped: dropped, files: written)
+        return result
     }
 
     static func writeFile(_ path: String, _ bytes: [UInt8]) throws {

@@ -42,45 +42,25 @@ public enum TemperatureGrid {
         guard format != .native else { throw FileError(path, Error.native) }
         for t in temperatures where !(t.isFinite && t > 0) { throw FileError(path, Error.badTemperature("\(t)")) }
         if fileExists(path) && !force { throw FileError(path, IOError.outputExists) }
-        let parent = parentDirectory(path)
-        guard isDirectory(parent) else { throw FileError(path, IOError.cannotWrite("folder \(parent) does not exist")) }
-        var template = Array(join(parent, ".\(basename(path)).tmp-XXXXXX").utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw FileError(path, IOError.cannotWrite(String(cString: strerror(errno))))
-        }
-        let tmp = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var committed = false
-        defer { if !committed { HFExport.removeTree(tmp) } }
-
-        let stem = modelStem(model.path)
-        var entries: [Entry] = []
-        for tau in temperatures {
-            let source = tau == 1 ? model : try Patcher.patch(model, tau: tau).model
-            let name = entryName(stem: stem, tau: tau, format: format)
-            let line = try ModelWriter.write(source, format: format, to: join(tmp, name), dtype: dtype, force: false)
-            let summary = line.split(separator: ":", maxSplits: 1).dropFirst().first.map { String($0) } ?? ""
-            log?("wrote \(join(path, name)):\(summary)")
-            entries.append(Entry(temperature: tau, path: name))
-        }
-        let manifest = JSONValue.object(JSONObject([
-            ("source", .string(model.path)), ("format", .string(format.rawValue)),
-            ("exports", .array(entries.map { .object(JSONObject([("temperature", .double($0.temperature)), ("path", .string($0.path))])) })),
-            ("tempscale_version", .string(TempScale.version)),
-        ]))
-        try HFExport.writeFile(join(tmp, "temperatures.json"), Array(manifest.serialized(pretty: true).utf8) + [0x0A])
-        if fileExists(path) {
-            let old = join(parent, ".\(basename(path)).old-\(getpid())")
-            guard rename(path, old) == 0 else { throw FileError(path, IOError.cannotWrite(String(cString: strerror(errno)))) }
-            guard rename(tmp, path) == 0 else {
-                rename(old, path)
-                throw FileError(path, IOError.cannotWrite(String(cString: strerror(errno))))
+        return try HFExport.staged(path) { tmp in
+            let stem = modelStem(model.path)
+            var entries: [Entry] = []
+            for tau in temperatures {
+                let source = tau == 1 ? model : try Patcher.patch(model, tau: tau).model
+                let name = entryName(stem: stem, tau: tau, format: format)
+                let line = try ModelWriter.write(source, format: format, to: join(tmp, name), dtype: dtype, force: false)
+                let summary = line.split(separator: ":", maxSplits: 1).dropFirst().first.map { String($0) } ?? ""
+                log?("wrote \(join(path, name)):\(summary)")
+                entries.append(Entry(temperature: tau, path: name))
             }
-            HFExport.removeTree(old)
-        } else {
-            guard rename(tmp, path) == 0 else { throw FileError(path, IOError.cannotWrite(String(cString: strerror(errno)))) }
+            let manifest = JSONValue.object(JSONObject([
+                ("source", .string(model.path)), ("format", .string(format.rawValue)),
+                ("exports", .array(entries.map { .object(JSONObject([("temperature", .double($0.temperature)), ("path", .string($0.path))])) })),
+                ("tempscale_version", .string(TempScale.version)),
+            ]))
+            try HFExport.writeFile(join(tmp, "temperatures.json"), Array(manifest.serialized(pretty: true).utf8) + [0x0A])
+            return entries
         }
-        committed = true
-        return entries
     }
 
     /// "models/all-MiniLM-L6-v2" → "all-MiniLM-L6-v2"; "minilm.tsm" → "minilm".
