@@ -111,8 +111,11 @@ final class PrecisionTests: XCTestCase {
         for p in ["bf16", "int8"] {
             let r = try runCLI(["embed", model, "--precision", p], stdin: "hello world\n")
             XCTAssertEqual(r.status, 0, r.stderr)
-            XCTAssertNotEqual(r.stdout, f32.stdout, "\(p) gave f32's bytes")
-            XCTAssertEqual(r.stderr.contains("running f32"), !(Precision(rawValue: p)!.isSupported), r.stderr)
+            let supported = Precision(rawValue: p)!.isSupported
+            // Where the CPU lacks the instructions the fallback is f32, byte for byte, and says so once.
+            XCTAssertEqual(r.stdout == f32.stdout, !supported, "\(p): supported \(supported)")
+            XCTAssertEqual(r.stderr.contains("running f32"), !supported, r.stderr)
+            XCTAssertLessThanOrEqual(r.stderr.components(separatedBy: "running f32").count - 1, 1, r.stderr)
         }
         let bad = try runCLI(["embed", model, "--precision", "int4"], stdin: "hello\n")
         XCTAssertNotEqual(bad.status, 0)
