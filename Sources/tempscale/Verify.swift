@@ -62,8 +62,7 @@ struct Verify: ParsableCommand {
     /// Tolerances by the model's weakest floating-point storage and the precision the encoder runs at.
     func tolerances(for m: Model, running p: Precision) -> (Float, Float) {
         let types = Set(m.tensors.map(\.dtype))
-        if types.contains(.q8) { return (0.05, 0.995) }
-        if p == .int8 { return (0.05, 0.995) }
+        if types.contains(.q8) || p == .int8 { return (0.05, 0.995) }
         if types.contains(.f16) || types.contains(.bf16) || p == .bf16 { return (0.01, 0.9999) }
         return (2e-5, 0.99999)
     }

@@ -45,9 +45,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// Runs `body` over the values as f32: in place when the data is f32 and aligned, converted otherwise.
     public func withFloat32<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        if dtype == .f32, let base = bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
-            return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: count))
-        }
+        if let f32 = float32InPlace { return try body(UnsafeBufferPointer(start: f32, count: count)) }
         let values = toFloat32()
         return try values.withUnsafeBufferPointer(body)
     }
@@ -89,6 +87,12 @@ public struct Tensor: @unchecked Sendable {
         }
     }
 
+    /// The values themselves when they are f32 and 4-byte aligned (used without a copy), else nil.
+    var float32InPlace: UnsafePointer<Float>? {
+        guard dtype == .f32, let base = bytes.baseAddress, Int(bitPattern: base) % 4 == 0 else { return nil }
+        return UnsafePointer(base.assumingMemoryBound(to: Float.self))
+    }
+
     /// Gives the pages wholly inside this tensor's bytes back to the kernel when they are a read-only file mapping
     /// (PROT_READ: nothing was written, so a later read faults the same bytes back in). For tensors the encoder has
     /// packed into its own copy: otherwise they would count twice in the resident set.
@@ -110,16 +114,9 @@ public struct Tensor: @unchecked Sendable {
             let row = UnsafeRawBufferPointer(rebasing: src[(r * w * 2)..<((r + 1) * w * 2)])
             withAligned16(row, w) { dtype == .f16 ? ts_f16_to_f32($0, out, w) : ts_bf16_to_f32($0, out, w) }
         case .q8:
-            let g = Q8.geometry(shape), scalesOffset = (count + 3) / 4 * 4
-            for b in 0..<g.blocksPerRow {
-                let scale = src.loadUnaligned(fromByteOffset: scalesOffset + (r * g.blocksPerRow + b) * 4, as: Float.self)
-                for i in (b * Q8.blockSize)..<min(w, (b + 1) * Q8.blockSize) {
-                    out[i] = Float(Int8(bitPattern: src[r * w + i])) * scale
-                }
-            }
+            Q8.dequantize(src, shape: shape, rows: r..<(r + 1), into: out)
         default:
-            let all = toFloat32()
-            for i in 0..<w { out[i] = all[r * w + i] }
+            preconditionFailure("row conversion of a \(dtype.name) tensor: EmbeddingRows accepts float matrices only")
         }
     }
 

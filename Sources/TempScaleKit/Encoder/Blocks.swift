@@ -15,23 +15,17 @@ struct BatchShape {
 /// y = x·Wᵀ + b (PyTorch's nn.Linear layout: W is [out, in]): f32 weights through OpenBLAS, or a matrix packed
 /// for oneDNN at bf16/int8 (`WeightStore.linears` decides from the store's precision).
 struct Linear {
-    let weight: UnsafePointer<Float>?
-    let packed: PackedMatrix?
+    enum Weights {
+        case f32(UnsafePointer<Float>)
+        case packed(PackedMatrix)
+    }
+    let weights: Weights
     let bias: UnsafePointer<Float>?
     let inDim: Int
     let outDim: Int
 
-    init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, inDim: Int, outDim: Int) {
-        self.weight = weight
-        packed = nil
-        self.bias = bias
-        self.inDim = inDim
-        self.outDim = outDim
-    }
-
-    init(packed: PackedMatrix, bias: UnsafePointer<Float>?, inDim: Int, outDim: Int) {
-        weight = nil
-        self.packed = packed
+    init(_ weights: Weights, bias: UnsafePointer<Float>?, inDim: Int, outDim: Int) {
+        self.weights = weights
         self.bias = bias
         self.inDim = inDim
         self.outDim = outDim
@@ -45,10 +39,9 @@ struct Linear {
     }
 
     func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
-        if let packed {
-            packed.apply(x, rows: rows, bias: bias, into: out)
-        } else {
-            Kernels.linear(x, rows: rows, inDim: inDim, weight: weight!, bias: bias, outDim: outDim, into: out)
+        switch weights {
+        case .f32(let w): Kernels.linear(x, rows: rows, inDim: inDim, weight: w, bias: bias, outDim: outDim, into: out)
+        case .packed(let p): p.apply(x, rows: rows, bias: bias, into: out)
         }
     }
 }

@@ -56,19 +56,7 @@ public final class Encoder: @unchecked Sendable {
         openblas_set_num_threads(1)
         let batch = max(1, options.batchSize)
         let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count }
-        // Longest first; a batch ends at batchSize sequences or maxBatchRows padded positions (at least one sequence).
-        var batches: [[Int]] = []
-        var current: [Int] = []
-        for i in order {
-            let longest = max(1, sequences[current.first ?? i].count)
-            if !current.isEmpty && (current.count >= batch || (current.count + 1) * longest > max(1, options.maxBatchRows)) {
-                batches.append(current)
-                current = []
-            }
-            current.append(i)
-        }
-        if !current.isEmpty { batches.append(current) }
-        let chunks = batches
+        let chunks = Self.batches(order.map { sequences[$0].count }, order, size: batch, maxRows: max(1, options.maxBatchRows))
         let results = ResultBox(count: sequences.count)
         let workers = max(1, min(options.threads, chunks.count))
         let next = Counter()
@@ -82,6 +70,23 @@ public final class Encoder: @unchecked Sendable {
             }
         }
         return results.rows
+    }
+
+    /// `order` (longest first) cut into batches of at most `size` sequences and `maxRows` padded positions (batch ×
+    /// its longest), with at least one sequence each; `lengths[k]` is the length of `order[k]`.
+    private static func batches(_ lengths: [Int], _ order: [Int], size: Int, maxRows: Int) -> [[Int]] {
+        var out: [[Int]] = [], current: [Int] = [], longest = 1
+        for (k, i) in order.enumerated() {
+            if current.isEmpty { longest = max(1, lengths[k]) }
+            else if current.count >= size || (current.count + 1) * longest > maxRows {
+                out.append(current)
+                current = []
+                longest = max(1, lengths[k])
+            }
+            current.append(i)
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
     }
 
     private func embedChunk(_ chunk: [Int], _ sequences: [[Int32]], temperature: Float, padId: Int32, promptLengths: [Int]?,

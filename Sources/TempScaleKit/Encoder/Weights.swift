@@ -30,9 +30,7 @@ final class WeightStore: @unchecked Sendable {
     /// A pointer to the tensor's values as f32, valid for the store's lifetime.
     func f32(_ name: String) throws -> UnsafePointer<Float> {
         guard let t = byName[name] else { throw FileError(path, Error.missing(name)) }
-        if t.dtype == .f32, let base = t.bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
-            return base.assumingMemoryBound(to: Float.self)
-        }
+        if let f32 = t.float32InPlace { return f32 }
         let buffer = OwnedBuffer(count: t.count * 4)
         t.convertToFloat32(into: buffer.pointer.assumingMemoryBound(to: Float.self))
         converted.append(buffer)
@@ -43,9 +41,7 @@ final class WeightStore: @unchecked Sendable {
     /// The tensor as f32 for the duration of `body` only: mapped f32 data in place, else a temporary copy.
     func withF32<R>(_ name: String, _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
         guard let t = byName[name] else { throw FileError(path, Error.missing(name)) }
-        if t.dtype == .f32, let base = t.bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
-            return try body(base.assumingMemoryBound(to: Float.self))
-        }
+        if let f32 = t.float32InPlace { return try body(f32) }
         let buffer = OwnedBuffer(count: t.count * 4)
         t.convertToFloat32(into: buffer.pointer.assumingMemoryBound(to: Float.self))
         return try withExtendedLifetime(buffer) { try body(UnsafePointer(buffer.pointer.assumingMemoryBound(to: Float.self))) }
@@ -61,13 +57,13 @@ final class WeightStore: @unchecked Sendable {
         let bias = try biasName.map { try f32($0) }
         guard precision != .f32 else {
             let w = try f32(name)
-            return ranges.map { r in Linear(weight: w + r.lowerBound * inDim, bias: bias.map { $0 + r.lowerBound }, inDim: inDim, outDim: r.count) }
+            return ranges.map { r in Linear(.f32(w + r.lowerBound * inDim), bias: bias.map { $0 + r.lowerBound }, inDim: inDim, outDim: r.count) }
         }
         let layers = try withF32(name) { w in
             try ranges.map { r in
                 let packed = try PackedMatrix(precision, f32: w + r.lowerBound * inDim, rows: r.count, cols: inDim)
                 ownedBytes += packed.bytes
-                return Linear(packed: packed, bias: bias.map { $0 + r.lowerBound }, inDim: inDim, outDim: r.count)
+                return Linear(.packed(packed), bias: bias.map { $0 + r.lowerBound }, inDim: inDim, outDim: r.count)
             }
         }
         t.releaseMappedPages()
@@ -98,11 +94,7 @@ struct EmbeddingRows: @unchecked Sendable {
         }
         tensor = t
         width = t.shape[1]
-        if t.dtype == .f32, let base = t.bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
-            f32 = base.assumingMemoryBound(to: Float.self)
-        } else {
-            f32 = nil
-        }
+        f32 = t.float32InPlace
     }
 
     /// x[r] = table[ids[r]] for every r.

@@ -46,16 +46,22 @@ public enum Q8 {
     }
 
     public static func dequantize(_ bytes: UnsafeRawBufferPointer, shape: [Int], into out: UnsafeMutablePointer<Float>) {
+        dequantize(bytes, shape: shape, rows: 0..<geometry(shape).rows, into: out)
+    }
+
+    /// Rows `rows` (along the last dimension) only, into `out` (capacity rows.count × columns).
+    static func dequantize(_ bytes: UnsafeRawBufferPointer, shape: [Int], rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let g = geometry(shape)
         let n = g.rows * g.columns
         let q = bytes.baseAddress!.assumingMemoryBound(to: Int8.self)
         let scalesOffset = (n + 3) / 4 * 4
-        for r in 0..<g.rows {
+        let first = rows.lowerBound * g.columns
+        for r in rows {
             for b in 0..<g.blocksPerRow {
                 let scale = bytes.loadUnaligned(fromByteOffset: scalesOffset + (r * g.blocksPerRow + b) * 4, as: Float.self)
                 let start = r * g.columns + b * blockSize
                 let end = r * g.columns + min(g.columns, (b + 1) * blockSize)
-                for i in start..<end { out[i] = Float(q[i]) * scale }
+                for i in start..<end { out[i - first] = Float(q[i]) * scale }
             }
         }
     }
